@@ -6,6 +6,7 @@
 
 #include "tessera/core.h"
 #include "tessera/gguf.h"
+#include "tessera/quant.h"
 
 #define TS_VERSION_MAJOR 0
 #define TS_VERSION_MINOR 1

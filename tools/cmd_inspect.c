@@ -2,7 +2,8 @@
  * cmd_inspect.c — `tessera inspect FILE.gguf [--json] [--sha256] [--full]`:
  * what a GGUF model holds — its file(s), architecture and hyper-parameters,
  * every metadata key, the tensor table and totals — as text for a person or
- * as one JSON document for a program.
+ * as one JSON document for a program; and `--dump NAME [--rows R]`: one
+ * tensor's values, dequantized by the reference kernels (tessera/quant.h).
  *
  * The file is opened with ts_gguf_open, so a split model reads as one and
  * nothing is shown before the whole set validated. Bytes from the file never
@@ -21,6 +22,8 @@
 #include <jansson.h>
 
 #include <assert.h>
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,10 +35,15 @@
 #define ABBREV_ELEM_STRING 24                   /* code points of a string array element shown */
 #define KEY_WIDTH_MAX      44                   /* widest key column in the metadata listing */
 #define PROGRESS_MIN_BYTES (UINT64_C(64) << 20) /* hash progress shown from here */
+#define DUMP_ROWS_DEFAULT  4                    /* rows --dump prints without --rows */
+#define CLOSE_NAMES_MAX    5                    /* suggestions for an unknown tensor */
 
 typedef struct inspect_opts {
     const char *path;
     bool json, sha256, full;
+    const char *dump; /* --dump NAME, or NULL */
+    int64_t rows;     /* rows --dump prints; 0: all */
+    bool rows_set;
 } inspect_opts;
 
 typedef struct type_stat {
@@ -613,10 +621,133 @@ static int inspect_json(const inspect_data *d) {
     return CLI_EXIT_OK;
 }
 
+/* ================================================================== dump */
+
+/* Edit distance (Levenshtein) from query q to the closest substring of
+ * name c when `anywhere`, else to all of c; DIST_CAP for over-long input
+ * (tensor names are shorter than TS_MAX_NAME). */
+#define DIST_CAP 99
+
+static int edit_distance(const char *q, const char *c, bool anywhere) {
+    size_t nq = strlen(q), nc = strlen(c);
+    if (nq >= TS_MAX_NAME || nc >= TS_MAX_NAME) return DIST_CAP;
+    int row[TS_MAX_NAME + 1]; /* (nc + 1): distance from q[0..i) to c[..j) */
+    for (size_t j = 0; j <= nc; j++) row[j] = anywhere ? 0 : (int)j; /* free start in c */
+    for (size_t i = 1; i <= nq; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nc; j++) {
+            int sub = diag + (q[i - 1] != c[j - 1]), del = row[j] + 1, ins = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    }
+    int best = row[nc];
+    for (size_t j = 0; anywhere && j < nc; j++) best = row[j] < best ? row[j] : best; /* free end */
+    return best;
+}
+
+typedef struct close_name {
+    int64_t index;
+    int score; /* lower is closer */
+} close_name;
+
+static int cmp_close_name(const void *pa, const void *pb) {
+    const close_name *a = pa, *b = pb;
+    if (a->score != b->score) return a->score - b->score;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* How close tensor name `cand` is to what the user typed, lower closer:
+ * first how far the query is from a part of the name ("attn_q" is in
+ * "blk.0.attn_q.weight"), then from the whole name; -1 when not close (more
+ * than a quarter of the query would have to change). */
+static int closeness(const char *query, const char *cand) {
+    int part = edit_distance(query, cand, true);
+    if (part > (int)strlen(query) / 4) return -1;
+    return part * (DIST_CAP + 1) + edit_distance(query, cand, false);
+}
+
+/* "tessera: FILE: no tensor named 'X'; close names: 'a', 'b'" (or a pointer
+ * to the full list), one line on stderr. */
+static int unknown_tensor(const ts_gguf *g, const inspect_opts *o) {
+    close_name best[CLOSE_NAMES_MAX + 1];
+    size_t n = 0, n_close = 0;
+    for (int64_t i = 0; i < ts_gguf_n_tensors(g); i++) {
+        int score = closeness(o->dump, ts_gguf_tensor(g, i)->name);
+        if (score < 0) continue;
+        n_close++;
+        best[n] = (close_name){i, score}; /* the spare slot when full */
+        qsort(best, n + 1, sizeof best[0], cmp_close_name);
+        if (n < CLOSE_NAMES_MAX) n++; /* the worst falls off */
+    }
+    fputs("tessera: ", stderr);
+    cli_print_escaped(stderr, o->path, strlen(o->path), 0, false);
+    fputs(": no tensor named '", stderr);
+    cli_print_escaped(stderr, o->dump, strlen(o->dump), 0, true);
+    fputc('\'', stderr);
+    for (size_t k = 0; k < n; k++) {
+        const char *name = ts_gguf_tensor(g, best[k].index)->name;
+        fputs(k ? ", '" : "; close names: '", stderr);
+        cli_print_escaped(stderr, name, strlen(name), 0, true);
+        fputc('\'', stderr);
+    }
+    if (n_close > n) fprintf(stderr, " and %zu more", n_close - n);
+    if (n == 0) {
+        fputs("; see `tessera inspect ", stderr);
+        cli_print_escaped(stderr, o->path, strlen(o->path), 0, false);
+        fputs("` for the list", stderr);
+    }
+    fputc('\n', stderr);
+    return CLI_EXIT_FAIL;
+}
+
+/* Header "NAME  TYPE  SHAPE  (first R of N rows)", then per row "I: v v ...",
+ * each value in the shortest form that reads back as the same float. Rows
+ * are the tensor's ne1·ne2·ne3 rows of ne0 values, indexed flat. */
+static int dump_tensor(const ts_gguf *g, const inspect_opts *o) {
+    int64_t i = ts_gguf_find_tensor(g, o->dump);
+    if (i < 0) return unknown_tensor(g, o);
+    const ts_gguf_tensor_info *t = ts_gguf_tensor(g, i);
+    ts_status st = ts_type_check_kernels(t->type, t->name);
+    if (st != TS_OK) return cli_lib_error(st);
+    int64_t n = t->ne[0], n_rows = t->ne[1] * t->ne[2] * t->ne[3];
+    int64_t shown = o->rows == 0 || o->rows > n_rows ? n_rows : o->rows;
+    size_t row_bytes;
+    bool row_ok = ts_type_row_size(t->type, n, &row_bytes); /* the reader checked the shape */
+    assert(row_ok);
+    (void)row_ok;
+    float *y = malloc((size_t)n * sizeof *y); /* (n) one row */
+    if (!y) {
+        cli_error("out of memory for a row of %" PRId64 " values", n);
+        return CLI_EXIT_FAIL;
+    }
+    char shape[128];
+    format_shape(shape, sizeof shape, t);
+    cli_print_escaped(stdout, t->name, strlen(t->name), 0, false);
+    printf("  %s  %s  (", ts_type_name(t->type), shape);
+    if (shown == n_rows)
+        printf("all %" PRId64 " row%s)\n", n_rows, n_rows == 1 ? "" : "s");
+    else
+        printf("first %" PRId64 " of %" PRId64 " rows)\n", shown, n_rows);
+    for (int64_t r = 0; r < shown; r++) {
+        ts_dequantize_row(t->type, (const char *)t->data + (size_t)r * row_bytes, y, n);
+        printf("%" PRId64 ":", r);
+        for (int64_t k = 0; k < n; k++) {
+            putchar(' ');
+            print_real(stdout, y[k], true);
+        }
+        putchar('\n');
+    }
+    free(y);
+    return CLI_EXIT_OK;
+}
+
 /* ============================================================== command */
 
 static void inspect_usage(FILE *f) {
     fputs("usage: tessera inspect FILE.gguf [--json] [--sha256] [--full]\n"
+          "       tessera inspect FILE.gguf --dump NAME [--rows R]\n"
           "\n"
           "Show a GGUF model: its file(s) with size, GGUF version and alignment;\n"
           "architecture and hyper-parameters; every metadata key with its type\n"
@@ -624,23 +755,63 @@ static void inspect_usage(FILE *f) {
           "in the data section, bytes); parameter count and bytes per type.\n"
           "A part of a split model (NAME-00001-of-0000N.gguf) shows all parts.\n"
           "\n"
-          "  --json    one JSON document with every value in full: keys files,\n"
-          "            alignment, architecture, metadata (key -> {type, [elem_type,]\n"
-          "            value}), tensors, n_params, bytes_per_type\n"
-          "  --sha256  also compute each file's SHA-256 (progress on stderr for\n"
-          "            files of 64 MiB or more)\n"
-          "  --full    text output: show arrays and long strings in full\n"
-          "  -h, --help  this help\n"
+          "  --json         one JSON document with every value in full: keys files,\n"
+          "                 alignment, architecture, metadata (key -> {type,\n"
+          "                 [elem_type,] value}), tensors, n_params, bytes_per_type\n"
+          "  --sha256       also compute each file's SHA-256 (progress on stderr for\n"
+          "                 files of 64 MiB or more)\n"
+          "  --full         text output: show arrays and long strings in full\n"
+          "  --dump NAME    print tensor NAME's values, dequantized to float32 by the\n"
+          "                 reference kernels: a header line (name, type, shape with\n"
+          "                 ne0 first, rows shown), then one line per row\n"
+          "                 \"INDEX: v v ...\" (rows are ne1*ne2*ne3, indexed flat),\n"
+          "                 each value in the shortest form that reads back as the\n"
+          "                 same float\n"
+          "  --rows R       with --dump: print the first R rows (default 4); 0 or\n"
+          "                 `all` for every row\n"
+          "  -h, --help     this help\n"
           "\n"
-          "exit status: 0 ok, 1 the file is missing, unreadable or not valid GGUF,\n"
-          "2 usage error\n",
+          "exit status: 0 ok, 1 the file is missing, unreadable or not valid GGUF\n"
+          "(or, with --dump, no such tensor or a type without kernels), 2 usage error\n",
           f);
 }
 
 enum { PARSE_OK, PARSE_HELP, PARSE_BAD };
 
+/* --rows' value: a count >= 0 or "all" (0). */
+static bool parse_rows(const char *s, int64_t *out) {
+    if (strcmp(s, "all") == 0) {
+        *out = 0;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!isdigit((unsigned char)s[0]) || errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+/* Checks that hold between options. */
+static int check_args(const inspect_opts *o) {
+    if (!o->path) {
+        cli_error("inspect: no file given");
+        return PARSE_BAD;
+    }
+    if (o->rows_set && !o->dump) {
+        cli_error("inspect: --rows goes with --dump");
+        return PARSE_BAD;
+    }
+    if (o->dump && (o->json || o->sha256 || o->full)) {
+        cli_error("inspect: --dump does not combine with --json, --sha256 or --full");
+        return PARSE_BAD;
+    }
+    return PARSE_OK;
+}
+
 static int parse_args(int argc, char **argv, inspect_opts *o) {
     bool options_done = false;
+    o->rows = DUMP_ROWS_DEFAULT;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (options_done || a[0] != '-' || a[1] == '\0') {
@@ -657,6 +828,20 @@ static int parse_args(int argc, char **argv, inspect_opts *o) {
             o->sha256 = true;
         } else if (strcmp(a, "--full") == 0) {
             o->full = true;
+        } else if (strcmp(a, "--dump") == 0 || strcmp(a, "--rows") == 0) {
+            if (i + 1 >= argc) {
+                cli_error("inspect: %s needs a value", a);
+                return PARSE_BAD;
+            }
+            const char *v = argv[++i];
+            if (a[2] == 'd') {
+                o->dump = v;
+            } else if (!parse_rows(v, &o->rows)) {
+                cli_error("inspect: --rows takes a count >= 0 or 'all', not '%s'", v);
+                return PARSE_BAD;
+            } else {
+                o->rows_set = true;
+            }
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             return PARSE_HELP;
         } else {
@@ -664,11 +849,7 @@ static int parse_args(int argc, char **argv, inspect_opts *o) {
             return PARSE_BAD;
         }
     }
-    if (!o->path) {
-        cli_error("inspect: no file given");
-        return PARSE_BAD;
-    }
-    return PARSE_OK;
+    return check_args(o);
 }
 
 /* Digests, statistics, then the chosen output. */
@@ -702,7 +883,11 @@ int cmd_inspect(int argc, char **argv) {
     ts_status st = ts_gguf_open(d.opts.path, &g);
     if (st != TS_OK) return cli_lib_error(st);
     d.g = g;
-    int rc = inspect_run(&d);
+    int rc = d.opts.dump ? dump_tensor(g, &d.opts) : inspect_run(&d);
+    if (d.opts.dump && rc == CLI_EXIT_OK && fflush(stdout) != 0) {
+        cli_error("cannot write to stdout");
+        rc = CLI_EXIT_FAIL;
+    }
     free(d.sha256);
     ts_gguf_close(g);
     return rc;

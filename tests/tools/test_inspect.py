@@ -379,3 +379,123 @@ def test_help_and_version(tessera):
     assert "inspect" in out and "2  usage error" in out
     r = tessera("--version")
     assert r.returncode == 0 and re.fullmatch(rb"tessera \d+\.\d+\.\d+\n", r.stdout)
+
+# ------------------------------------------------------------------ dump
+
+
+def dump(tessera, path, name, *extra):
+    """`inspect PATH --dump NAME EXTRA...` -> (header, values (rows, ne0))."""
+    r = tessera("inspect", path, "--dump", name, *extra)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert r.stderr == b""
+    header, *lines = r.stdout.decode("utf-8").splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        index, sep, values = line.partition(": ")
+        assert sep and int(index) == i, line[:80]
+        rows.append([np.float32(float(v)) for v in values.split()])
+    return header, np.array(rows, dtype=np.float32).reshape(len(rows), -1)
+
+
+def reader_rows(path, name):
+    """gguf-py's dequantized values of tensor `name` as (rows, ne0)."""
+    t = next(t for t in gguf.GGUFReader(path).tensors if t.name == name)
+    values = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+    return values.reshape(-1, int(t.shape[0]))
+
+
+def assert_same_floats(got, want):
+    assert got.shape == want.shape
+    assert np.array_equal(got.view(np.int32), want.view(np.int32)), \
+        f"first difference at {np.argwhere(got.view(np.int32) != want.view(np.int32))[0]}"
+
+
+@pytest.mark.parametrize("name,header", [
+    ("token_embd.weight", "token_embd.weight  F32  32 x 5  (all 5 rows)"),
+    ("blk.0.attn_norm.weight", "blk.0.attn_norm.weight  F16  32  (all 1 row)"),
+    ("blk.0.attn_q.weight", "blk.0.attn_q.weight  Q8_0  64 x 32  (all 32 rows)"),
+    ("blk.1.ffn_up.weight", "blk.1.ffn_up.weight  F32  4 x 3 x 2  (all 6 rows)")])
+def test_dump_tiny_matches_numpy(tessera, tiny_model, name, header):
+    got_header, got = dump(tessera, tiny_model, name, "--rows", "all")
+    assert got_header == header
+    assert_same_floats(got, reader_rows(tiny_model, name))  # printed values read back exactly
+
+
+def test_dump_rows(tessera, tiny_model):
+    want = reader_rows(tiny_model, "blk.0.attn_q.weight")
+    header, got = dump(tessera, tiny_model, "blk.0.attn_q.weight")
+    assert header.endswith("(first 4 of 32 rows)")  # the default
+    assert_same_floats(got, want[:4])
+    header, got = dump(tessera, tiny_model, "blk.0.attn_q.weight", "--rows", "1")
+    assert header.endswith("(first 1 of 32 rows)")
+    assert_same_floats(got, want[:1])
+    for rows in ("0", "all", "32", "1000"):
+        header, got = dump(tessera, tiny_model, "blk.0.attn_q.weight", "--rows", rows)
+        assert header.endswith("(all 32 rows)"), rows
+        assert_same_floats(got, want)
+
+
+def test_dump_split_model(tessera, tmp_path):
+    write_tiny_model(tmp_path / "split.gguf", split_max_tensors=2)
+    first = tmp_path / "split-00001-of-00003.gguf"
+    for name, part in [("token_embd.weight", 1), ("blk.1.ffn_up.weight", 2)]:
+        _, got = dump(tessera, first, name, "--rows", "all")
+        assert_same_floats(got, reader_rows(tmp_path / f"split-0000{part}-of-00003.gguf", name))
+
+
+def test_dump_smollm2_q4_1(tessera, smollm2_path):
+    name = "blk.0.attn_q.weight"
+    header, got = dump(tessera, smollm2_path, name, "--rows", "3")
+    assert header == f"{name}  Q4_1  576 x 576  (first 3 of 576 rows)"
+    t = next(t for t in gguf.GGUFReader(smollm2_path).tensors if t.name == name)
+    assert t.tensor_type == gguf.GGMLQuantizationType.Q4_1
+    want = gguf.quants.dequantize(t.data[:3], t.tensor_type).astype(np.float32)
+    assert_same_floats(got, want)
+
+
+def test_dump_unknown_tensor(tessera, tiny_model):
+    r = tessera("inspect", tiny_model, "--dump", "blk.0.attn_k.weight")
+    assert r.returncode == 1
+    err = one_line_error(r)
+    assert "no tensor named 'blk.0.attn_k.weight'" in err
+    assert "close names: 'blk.0.attn_q.weight'" in err
+    r = tessera("inspect", tiny_model, "--dump", "weight")  # a part of many names
+    assert r.returncode == 1
+    # shortest names first, then file order
+    assert "close names: 'token_embd.weight', 'rope_freqs.weight', 'blk.0.attn_q" in one_line_error(r)
+    r = tessera("inspect", tiny_model, "--dump", "nothing-like-it")
+    assert r.returncode == 1
+    assert f"see `tessera inspect {tiny_model}` for the list" in one_line_error(r)
+
+
+def test_dump_unknown_tensor_many_close(tessera, smollm2_path):
+    r = tessera("inspect", smollm2_path, "--dump", "attn_q")
+    assert r.returncode == 1
+    err = one_line_error(r)
+    # the closest few by name, then how many more there are
+    assert "close names: 'blk.0.attn_q.weight', 'blk.1.attn_q.weight', " in err
+    assert re.search(r"'blk\.4\.attn_q\.weight' and \d+ more$", err.rstrip())
+
+
+def test_dump_type_without_kernels(tessera, tiny_model):
+    r = tessera("inspect", tiny_model, "--dump", "rope_freqs.weight")
+    assert r.returncode == 1
+    err = one_line_error(r)
+    assert "rope_freqs.weight: type I32 is not supported" in err and "Q8_0" in err
+
+
+@pytest.mark.parametrize("args", [["--rows", "2"], ["--dump"], ["--dump", "x", "--rows"],
+                                  ["--dump", "x", "--rows", "-1"], ["--dump", "x", "--rows", "2x"],
+                                  ["--dump", "x", "--rows", "some"], ["--dump", "x", "--json"],
+                                  ["--dump", "x", "--sha256"], ["--dump", "x", "--full"]])
+def test_dump_usage_errors(tessera, tiny_model, args):
+    r = tessera("inspect", tiny_model, *args)
+    assert r.returncode == 2, args
+    err = r.stderr.decode()
+    assert err.startswith("tessera: inspect: ") and "usage: tessera inspect" in err
+    assert r.stdout == b""
+
+
+def test_dump_help(tessera):
+    out = tessera("inspect", "--help").stdout.decode()
+    assert "--dump NAME" in out and "--rows R" in out and "(default 4)" in out
