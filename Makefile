@@ -5,10 +5,11 @@
 #                 warnings as errors, run every test
 #   make asan     AddressSanitizer + UndefinedBehaviorSanitizer build (clang),
 #                 running the fast tests and the fuzz corpora
-#   make fuzz     libFuzzer targets (clang); `make fuzz FUZZ_TIME=600` fuzzes
-#                 the GGUF reader for that many seconds from a scratch corpus
+#   make fuzz     libFuzzer targets (clang); `make fuzz FUZZ_TIME=600
+#                 FUZZ_TARGET=gguf|tokenizer|template` fuzzes one for that many
+#                 seconds from a scratch copy of its seed corpus
 #   make bench    release build, then the micro-benchmarks (bench/README.md);
-#                 options in BENCH_ARGS, e.g. `make bench BENCH_ARGS="-r 10 Q4_K"`
+#                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one
 #   make format   clang-format the sources
 #   make clean
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -51,20 +52,31 @@ asan:
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) -L fast
 
+# Seed corpus of each fuzz target (copied to a scratch folder: libFuzzer
+# writes new inputs into it, never into tests/corpus).
+FUZZ_TARGET ?= gguf
+FUZZ_SEEDS_gguf = tests/corpus/gguf/valid
+FUZZ_SEEDS_tokenizer = tests/corpus/tokenizer/seed
+FUZZ_SEEDS_template = tests/corpus/template/seed
+
 fuzz:
 	scripts/install-deps.sh
 	CC=clang $(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON -DTS_FUZZ=ON
-	$(CMAKE) --build build-asan -j$(JOBS) --target fuzz_gguf
+	$(CMAKE) --build build-asan -j$(JOBS) --target fuzz_gguf fuzz_tokenizer fuzz_template
 	@if [ "$(FUZZ_TIME)" -gt 0 ]; then \
-	  mkdir -p build-asan/fuzz-corpus/gguf && cp -n tests/corpus/gguf/valid/* build-asan/fuzz-corpus/gguf/; \
-	  build-asan/tests/fuzz/fuzz_gguf -dict=tests/fuzz/gguf.dict -max_total_time=$(FUZZ_TIME) \
-	    -print_final_stats=1 build-asan/fuzz-corpus/gguf; \
-	else echo "fuzz targets built in build-asan/tests/fuzz; run with FUZZ_TIME=SECONDS"; fi
+	  dir=build-asan/fuzz-corpus/$(FUZZ_TARGET); mkdir -p $$dir && cp -rn $(FUZZ_SEEDS_$(FUZZ_TARGET))/. $$dir/; \
+	  dict=tests/fuzz/$(FUZZ_TARGET).dict; [ -f $$dict ] && dictarg=-dict=$$dict; \
+	  build-asan/tests/fuzz/fuzz_$(FUZZ_TARGET) $$dictarg -max_total_time=$(FUZZ_TIME) \
+	    -print_final_stats=1 $$dir; \
+	else echo "fuzz targets built in build-asan/tests/fuzz; run one with" \
+	  "make fuzz FUZZ_TARGET=gguf|tokenizer|template FUZZ_TIME=SECONDS"; fi
+
+BENCH ?= quants tokenizer
 
 bench:
 	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release
-	$(CMAKE) --build build -j$(JOBS) --target bench_quants
-	build/bench/bench_quants $(BENCH_ARGS)
+	$(CMAKE) --build build -j$(JOBS) $(addprefix --target bench_,$(BENCH))
+	@for b in $(BENCH); do echo "== bench_$$b"; build/bench/bench_$$b $(BENCH_ARGS) || exit 1; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

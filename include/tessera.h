@@ -7,6 +7,8 @@
 #include "tessera/core.h"
 #include "tessera/gguf.h"
 #include "tessera/quant.h"
+#include "tessera/tokenizer.h"
+#include "tessera/template.h"
 
 #define TS_VERSION_MAJOR 0
 #define TS_VERSION_MINOR 1

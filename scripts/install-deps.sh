@@ -7,7 +7,7 @@ set -euo pipefail
 # Debian packages: compiler toolchain, libraries the layers link, test tools.
 APT_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-dev
-  libcmocka-dev libssl-dev libjansson-dev
+  libcmocka-dev libssl-dev libjansson-dev libpcre2-dev
   python3 python3-pip unzip
 )
 # PyPI packages (pinned): the GGUF reference reader and the test runner.

@@ -15,6 +15,8 @@
 
 static const cli_command commands[] = {
     {"inspect", "show a GGUF model's files, metadata and tensors", cmd_inspect},
+    {"tokenize", "show the token ids and pieces of a text", cmd_tokenize},
+    {"template", "render a conversation with a model's chat template", cmd_template},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
