@@ -27,13 +27,23 @@ release:
 	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release
 	$(CMAKE) --build build -j$(JOBS)
 
-# Until the engine lands, the main job is reading the model: what Tessera
-# sees in the default model's file.
+# Until the engine lands, the main job stops before inference: what Tessera
+# reads from the default model, one chat prompt rendered through the model's
+# own template, and the tokens the model would be fed.
+DEMO_CHAT = [{"role": "user", "content": "What is the capital of France?"}]
+
 demo:
 	scripts/install-deps.sh
 	$(MAKE) --no-print-directory release
 	scripts/fetch-model.sh smollm2 >/dev/null
-	build/tessera inspect $(DEMO_MODEL)
+	build/tessera inspect $(DEMO_MODEL) | sed -n '1,/^tensors/p'
+	@echo '$(DEMO_CHAT)' > build/demo-chat.json
+	@echo "== prompt (tessera template)"
+	build/tessera template -m $(DEMO_MODEL) build/demo-chat.json > build/demo-prompt.txt
+	@cat build/demo-prompt.txt
+	@echo "== tokens (tessera tokenize --parse-special)"
+	build/tessera tokenize -m $(DEMO_MODEL) --parse-special --ids < build/demo-prompt.txt
+	@echo "(generation arrives with the engine)"
 
 deps:
 	scripts/install-deps.sh

@@ -308,17 +308,22 @@ static jnode *parse_test(parser *p, jnode *in) {
     return args.n ? finish(p, tn, &args) : NULL;
 }
 
+/* callee(args...): a call node whose errors point at the callee. */
+static jnode *parse_call_of(parser *p, jnode *callee) {
+    jnode *call = node(p, JN_CALL, callee->off);
+    if (call) call->a = callee;
+    return parse_call_args(p, call);
+}
+
 static jnode *parse_filter_expr(parser *p, jnode *nd) {
     while (nd) {
         if (is_op(cur(p), JOP_PIPE))
             nd = parse_filters(p, nd, false);
         else if (is_name(cur(p), "is"))
             nd = parse_test(p, nd);
-        else if (is_op(cur(p), JOP_LPAREN)) {
-            jnode *call = node(p, JN_CALL, nd->off); /* errors point at the callee */
-            if (call) call->a = nd;
-            nd = parse_call_args(p, call);
-        } else
+        else if (is_op(cur(p), JOP_LPAREN))
+            nd = parse_call_of(p, nd);
+        else
             break;
     }
     return nd;
@@ -388,11 +393,9 @@ static jnode *parse_postfix(parser *p, jnode *nd) {
     while (nd) {
         if (is_op(cur(p), JOP_DOT) || is_op(cur(p), JOP_LBRACKET))
             nd = parse_subscript(p, nd);
-        else if (is_op(cur(p), JOP_LPAREN)) {
-            jnode *call = node(p, JN_CALL, nd->off); /* errors point at the callee */
-            if (call) call->a = nd;
-            nd = parse_call_args(p, call);
-        } else
+        else if (is_op(cur(p), JOP_LPAREN))
+            nd = parse_call_of(p, nd);
+        else
             break;
     }
     return nd;
