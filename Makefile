@@ -12,6 +12,7 @@
 #                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one
 #   make format   clang-format the sources
 #   make clean
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_TIME ?= 0
 BENCH_ARGS ?=
@@ -34,7 +35,7 @@ DEMO_CHAT = [{"role": "user", "content": "What is the capital of France?"}]
 
 demo:
 	scripts/install-deps.sh
-	$(MAKE) --no-print-directory release
+	$(MAKE) release
 	scripts/fetch-model.sh smollm2 >/dev/null
 	build/tessera inspect $(DEMO_MODEL) | sed -n '1,/^tensors/p'
 	@echo '$(DEMO_CHAT)' > build/demo-chat.json
