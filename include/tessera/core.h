@@ -182,6 +182,11 @@ size_t ts_tensor_nbytes(const ts_tensor *t);
  * rule Python's errors="replace" follows: one U+FFFD per subpart). */
 int ts_utf8_decode(const char *s, size_t n, uint32_t *cp);
 
+/* The UTF-8 form of cp (up to 0x1FFFFF, what the four-byte form holds;
+ * surrogates are encoded like any other value) into out; returns its length,
+ * 1..4. */
+size_t ts_utf8_encode(uint32_t cp, char out[4]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -125,26 +125,6 @@ static uint32_t lenient_cp(const unsigned char *s, size_t n, size_t *i) {
     return cp;
 }
 
-/* UTF-8 of cp (up to 0x1FFFFF, what a four-byte form can hold); length. */
-static size_t cp_to_utf8(uint32_t cp, unsigned char *out) {
-    if (cp < 0x80) return out[0] = (unsigned char)cp, 1;
-    if (cp < 0x800) {
-        out[0] = (unsigned char)(0xC0 | cp >> 6), out[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (unsigned char)(0xE0 | cp >> 12);
-        out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (unsigned char)(0xF0 | cp >> 18);
-    out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-    out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-    out[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Byte-level BPE: the bytes a token text stands for (llama_decode_text). */
 static void put_bpe_text(dbuf *b, const char *text, size_t n) {
     const unsigned char *s = (const unsigned char *)text;
@@ -157,7 +137,7 @@ static void put_bpe_text(dbuf *b, const char *text, size_t n) {
             continue;
         }
         unsigned char u[4];
-        size_t k = cp_to_utf8(cp, u);
+        size_t k = ts_utf8_encode(cp, (char *)u);
         static const char hex[] = "0123456789abcdef";
         dbuf_put(b, "[UNK_BYTE_0x", 12);
         for (size_t j = 0; j < k; j++) dbuf_putc(b, hex[u[j] >> 4]), dbuf_putc(b, hex[u[j] & 15]);

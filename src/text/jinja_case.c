@@ -64,15 +64,7 @@ static bool cp_cased(uint32_t c) {
 
 static bool put_cp(jbuf *b, uint32_t c) {
     char u[4];
-    size_t n;
-    if (c < 0x80)
-        u[0] = (char)c, n = 1;
-    else if (c < 0x800)
-        u[0] = (char)(0xc0 | c >> 6), u[1] = (char)(0x80 | (c & 0x3f)), n = 2;
-    else
-        u[0] = (char)(0xe0 | c >> 12), u[1] = (char)(0x80 | ((c >> 6) & 0x3f)),
-        u[2] = (char)(0x80 | (c & 0x3f)), n = 3;
-    return jbuf_put(b, u, n);
+    return jbuf_put(b, u, ts_utf8_encode(c, u));
 }
 
 /* c mapped up (ß: "SS", titlecase "Ss") or down (İ: "i" + U+0307). */

@@ -95,21 +95,10 @@ static bool put_number(jbuf *b, const spec *s, const jv *v, const char **err) {
 
 static bool put_char(jbuf *b, const spec *s, const jv *v, const char **err) {
     char u[4];
-    size_t n;
     if (jv_is_str(v) && jv_str_cplen(v) == 1) return put_padded(b, s, v->u.s.p, v->u.s.n);
     if (!jv_is_int(v) || jv_int_of(v) < 0 || jv_int_of(v) > 0x10ffff)
         return *err = "%c requires an int in range or a single character", false;
-    uint32_t cp = (uint32_t)jv_int_of(v);
-    if (cp < 0x80)
-        u[0] = (char)cp, n = 1;
-    else if (cp < 0x800)
-        u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-    else if (cp < 0x10000)
-        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
-        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-    else
-        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    size_t n = ts_utf8_encode((uint32_t)jv_int_of(v), u);
     spec t = *s;
     t.prec = -1;
     return put_padded(b, &t, u, n);

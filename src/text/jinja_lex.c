@@ -221,26 +221,6 @@ static ts_status lex_number(lexer *lx, jtok *t) {
 
 /* ---------------------------------------------------------------- strings */
 
-static size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) return (size_t)(o[0] = (char)cp, 1);
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* \xhh \uhhhh \Uhhhhhhhh: `digits` hex digits at s[p..]; -1 when short. */
 static int64_t hex_escape(const char *s, size_t end, size_t p, int digits) {
     uint32_t v = 0;
@@ -267,7 +247,7 @@ static int decode_escape(const char *s, size_t end, size_t *p, char *o) {
         uint32_t v = 0;
         for (int i = 0; i < 3 && *p < end && s[*p] >= '0' && s[*p] <= '7'; i++)
             v = v * 8 + (uint32_t)(s[(*p)++] - '0');
-        return (int)put_utf8(o, v);
+        return (int)ts_utf8_encode(v, o);
     }
     int digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
     if (!digits) { /* unknown escapes stay as written */
@@ -277,7 +257,7 @@ static int decode_escape(const char *s, size_t end, size_t *p, char *o) {
     int64_t v = hex_escape(s, end, *p + 1, digits);
     if (v < 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return -1;
     *p += 1 + (size_t)digits;
-    return (int)put_utf8(o, (uint32_t)v);
+    return (int)ts_utf8_encode((uint32_t)v, o);
 }
 
 /* A quoted string, decoded as Python's unicode-escape codec does. */

@@ -281,28 +281,6 @@ static uint32_t decode_lenient(const unsigned char *s, size_t n, size_t *len) {
     return cp;
 }
 
-/* UTF-8 of cp (<= 0x10FFFF; surrogates encoded like any other) into buf. */
-static size_t encode_utf8(uint32_t cp, char *buf) {
-    unsigned char *b = (unsigned char *)buf;
-    if (cp < 0x80) return b[0] = (unsigned char)cp, 1;
-    if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | cp >> 6);
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | cp >> 12);
-        b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    b[0] = (unsigned char)(0xF0 | cp >> 18);
-    b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-    b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-    b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Unicode White_Space (PropList.txt), the set llama.cpp's table holds. */
 static bool is_white_space(uint32_t cp) {
     if ((cp >= 0x09 && cp <= 0x0D) || cp == 0x20) return true;
@@ -363,7 +341,7 @@ static ts_status split_init(split_state *s, const char *text, size_t len) {
     size_t o = 0;
     for (size_t i = 0; i < s->n; i++) {
         s->moff[i] = o;
-        o += encode_utf8(match_cp(s->cps[i]), s->m + o);
+        o += ts_utf8_encode(match_cp(s->cps[i]), s->m + o);
     }
     TS_ASSERT(o == mlen);
     s->moff[s->n] = o;
@@ -445,7 +423,7 @@ static ts_status emit_all(const split_state *s, ts_piece_fn emit, void *user) {
     ts_status st = TS_OK;
     for (size_t i = 0, a = 0; i < s->n_ends && st == TS_OK; a = s->ends[i++]) {
         size_t o = 0;
-        for (size_t c = a; c < s->ends[i]; c++) o += encode_utf8(s->cps[c], buf + o);
+        for (size_t c = a; c < s->ends[i]; c++) o += ts_utf8_encode(s->cps[c], buf + o);
         st = emit(buf, o, user);
     }
     free(buf);
