@@ -51,6 +51,15 @@ static inline bool ts_align_u64(uint64_t x, uint64_t align, uint64_t *out) {
 }
 static inline bool ts_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 
+/* ------------------------------------------------------------------ hash */
+
+/* FNV-1a (64-bit) of s[0..n), for the library's hash tables. */
+static inline uint64_t ts_hash_bytes(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
 /* --------------------------------------------------------------- strmap */
 
 /* Open-addressing map from NUL-terminated keys (borrowed; they must outlive

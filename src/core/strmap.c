@@ -7,15 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a, 64-bit. */
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
 static size_t find_slot(const ts_strmap *m, const char *key) {
-    size_t i = (size_t)hash_str(key) & (m->cap - 1);
+    size_t i = (size_t)ts_hash_bytes(key, strlen(key)) & (m->cap - 1);
     while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & (m->cap - 1);
     return i;
 }

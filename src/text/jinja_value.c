@@ -178,12 +178,6 @@ bool jv_list_push(jv *list, jv *item) {
  * open-addressing index so that building and lookup stay linear. */
 #define DICT_LINEAR 8
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static bool key_eq(const jv *k, const char *s, size_t n) {
     return k->u.s.n == n && memcmp(k->u.s.p, s, n) == 0;
 }
@@ -197,7 +191,7 @@ static int64_t dict_lookup(const jv *d, const char *s, size_t n, size_t *slot) {
         return -1;
     }
     size_t mask = d->u.dict.index_cap - 1;
-    for (size_t h = hash_bytes(s, n) & mask;; h = (h + 1) & mask) {
+    for (size_t h = ts_hash_bytes(s, n) & mask;; h = (h + 1) & mask) {
         uint32_t e = d->u.dict.index[h];
         if (!e) {
             if (slot) *slot = h;
@@ -215,7 +209,7 @@ static bool dict_reindex(jv *d, size_t cap) {
     d->u.dict.index_cap = cap;
     for (size_t i = 0; i < d->u.dict.n; i++) {
         const jv *k = d->u.dict.keys[i];
-        size_t h = hash_bytes(k->u.s.p, k->u.s.n) & (cap - 1);
+        size_t h = ts_hash_bytes(k->u.s.p, k->u.s.n) & (cap - 1);
         while (idx[h]) h = (h + 1) & (cap - 1);
         idx[h] = (uint32_t)i + 1;
     }
@@ -262,7 +256,7 @@ bool jv_dict_put(jv *d, const char *s, size_t n, jv *val) {
             return false;
         }
     } else if (d->u.dict.index) {
-        size_t mask = d->u.dict.index_cap - 1, h = hash_bytes(s, n) & mask;
+        size_t mask = d->u.dict.index_cap - 1, h = ts_hash_bytes(s, n) & mask;
         while (d->u.dict.index[h]) h = (h + 1) & mask;
         d->u.dict.index[h] = (uint32_t)i + 1;
     }

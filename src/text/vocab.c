@@ -48,12 +48,6 @@ static bool str_is(ts_str s, const char *c) {
     return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
 }
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static ts_token find_cstr(const ts_vocab *v, const char *text) {
     return ts_vocab_find(v, text, strlen(text));
 }
@@ -63,7 +57,7 @@ static ts_token find_cstr(const ts_vocab *v, const char *text) {
 /* Insert token id into the text index; TS_ERR_FORMAT for a repeated text. */
 static ts_status index_put(ts_vocab *v, ts_token id) {
     const char *t = ts_vocab_cstr(v, id);
-    size_t n = v->len[id], i = (size_t)hash_bytes(t, n) & (v->index_cap - 1);
+    size_t n = v->len[id], i = (size_t)ts_hash_bytes(t, n) & (v->index_cap - 1);
     for (; v->index[i] != TS_TOKEN_NULL; i = (i + 1) & (v->index_cap - 1)) {
         ts_token o = v->index[i];
         if (v->len[o] == n && memcmp(ts_vocab_cstr(v, o), t, n) == 0)
@@ -600,7 +594,7 @@ static ts_status find_newline(ts_vocab *v) {
 
 ts_token ts_vocab_find(const ts_vocab *v, const char *text, size_t len) {
     if (len == 0 || len > (size_t)v->max_token_len || !v->index) return TS_TOKEN_NULL;
-    size_t i = (size_t)hash_bytes(text, len) & (v->index_cap - 1);
+    size_t i = (size_t)ts_hash_bytes(text, len) & (v->index_cap - 1);
     for (; v->index[i] != TS_TOKEN_NULL; i = (i + 1) & (v->index_cap - 1)) {
         ts_token t = v->index[i];
         if (v->len[t] == len && memcmp(ts_vocab_cstr(v, t), text, len) == 0) return t;
