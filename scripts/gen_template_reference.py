@@ -51,6 +51,8 @@ import json
 import pathlib
 import sys
 
+import gguf_chunk  # scripts/gguf_chunk.py
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "templates"
 TOKENIZER_DATA = ROOT / "tests" / "data" / "tokenizer"
@@ -94,51 +96,6 @@ TEMPLATES = {
 
 # ================================================================ extract
 
-def gguf_string(path, key):
-    """A string value from a GGUF's metadata, parsed by hand: the file may be
-    the first byte chunk of a model, cut off inside the tensor data, which
-    gguf-py refuses. Only the header and the key/value entries are read."""
-    import struct
-    data = pathlib.Path(path).read_bytes()
-    if data[:4] != b"GGUF":
-        sys.exit(f"{path}: not a GGUF file")
-    version, _n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
-    if version not in (2, 3):
-        sys.exit(f"{path}: GGUF version {version}")
-    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-    pos = 24
-
-    def string(p):
-        (n,) = struct.unpack_from("<Q", data, p)
-        if p + 8 + n > len(data):
-            sys.exit(f"{path}: string at offset {p} runs past the end")
-        return data[p + 8:p + 8 + n], p + 8 + n
-
-    def skip(p, t):
-        if t in scalar:
-            return p + scalar[t]
-        if t == 8:
-            return string(p)[1]
-        if t == 9:
-            et, n = struct.unpack_from("<IQ", data, p)
-            p += 12
-            for _ in range(n):
-                p = skip(p, et)
-            return p
-        sys.exit(f"{path}: bad value type {t} at offset {p}")
-
-    for _ in range(n_kv):
-        k, pos = string(pos)
-        (t,) = struct.unpack_from("<I", data, pos)
-        pos += 4
-        if k.decode() == key:
-            if t != 8:
-                sys.exit(f"{path}: {key} is not a string")
-            return string(pos)[0].decode("utf-8")
-        pos = skip(pos, t)
-    sys.exit(f"{path}: no {key}")
-
-
 def gguf_string_gguf_py(path, key):
     """The same through gguf-py, for complete files (a cross-check)."""
     import gguf
@@ -161,7 +118,7 @@ def cmd_extract(args):
     write_template("smollm2-135m-instruct", smol)
     qwen = gguf_string_gguf_py(TOKENIZER_DATA / "qwen2.gguf", key)
     write_template("qwen2.5-coder-0.5b-instruct", qwen)
-    write_template("deepseek-r1-distill-qwen-7b", gguf_string(args.deepseek_chunk, key))
+    write_template("deepseek-r1-distill-qwen-7b", gguf_chunk.string_value(args.deepseek_chunk, key))
 
 
 # ================================================================= golden

@@ -43,10 +43,11 @@ import json
 import os
 import pathlib
 import random
-import struct
 import subprocess
 import sys
 import tempfile
+
+import gguf_chunk  # scripts/gguf_chunk.py
 
 os.environ.setdefault("GGML_NO_BACKTRACE", "1")  # no gdb run on llama.cpp's aborts
 
@@ -520,59 +521,11 @@ def make_vocab(tool, src, dst, pre=None, max_merges=None):
         sys.exit(f"make_vocab is not deterministic on {src} (pre={pre})")
 
 
-def gguf_metadata_only(src, dst):
-    """Copy a GGUF's header and metadata, with n_tensors set to 0.
-
-    For a file whose tensor data is cut off (the first byte chunk of a model
-    split into chunks): the header and every key/value lie inside the chunk,
-    the tensor infos and data do not all. Parses just enough of GGUF v2/v3
-    to find where the metadata ends; the result is padded to the alignment
-    so that it is a valid GGUF with no tensors."""
-    data = pathlib.Path(src).read_bytes()
-    if data[:4] != b"GGUF":
-        sys.exit(f"{src}: not a GGUF file")
-    version, _n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
-    if version not in (2, 3):
-        sys.exit(f"{src}: GGUF version {version}")
-    pos = 24
-    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-    alignment = 32
-
-    def string(p):
-        (n,) = struct.unpack_from("<Q", data, p)
-        if p + 8 + n > len(data):
-            sys.exit(f"{src}: string at offset {p} runs past the chunk")
-        return data[p + 8:p + 8 + n], p + 8 + n
-
-    def value(p, t):
-        if t in scalar:
-            return p + scalar[t]
-        if t == 8:
-            return string(p)[1]
-        if t == 9:
-            et, n = struct.unpack_from("<IQ", data, p)
-            p += 12
-            for _ in range(n):
-                p = value(p, et)
-            return p
-        sys.exit(f"{src}: bad value type {t} at offset {p}")
-
-    for _ in range(n_kv):
-        key, pos = string(pos)
-        (t,) = struct.unpack_from("<I", data, pos)
-        if key == b"general.alignment" and t == 4:
-            (alignment,) = struct.unpack_from("<I", data, pos + 4)
-        pos = value(pos + 4, t)
-    out = b"GGUF" + struct.pack("<IQQ", version, 0, n_kv) + data[24:pos]
-    out += b"\0" * (-len(out) % alignment)
-    pathlib.Path(dst).write_bytes(out)
-
-
 def cmd_vocabs(args, tool, tmp):
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     make_vocab(tool, args.smollm2, OUT_DIR / "smollm2.gguf")
     meta = pathlib.Path(tmp) / "qwen2-metadata.gguf"
-    gguf_metadata_only(args.qwen2_chunk, meta)
+    gguf_chunk.metadata_only(args.qwen2_chunk, meta)
     make_vocab(tool, meta, OUT_DIR / "qwen2.gguf")
     make_vocab(tool, args.gemma3, OUT_DIR / "gemma3.gguf")
     for name, src in (("smollm2", args.smollm2), ("qwen2", meta), ("gemma3", args.gemma3)):
