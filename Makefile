@@ -9,7 +9,8 @@
 #                 FUZZ_TARGET=gguf|tokenizer|template` fuzzes one for that many
 #                 seconds from a scratch copy of its seed corpus
 #   make bench    release build, then the micro-benchmarks (bench/README.md);
-#                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one
+#                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one,
+#                 `make bench BENCH=generate` the engine on the default model
 #   make format   clang-format the sources
 #   make clean
 MAKEFLAGS += --no-print-directory
@@ -28,23 +29,21 @@ release:
 	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release
 	$(CMAKE) --build build -j$(JOBS)
 
-# Until the engine lands, the main job stops before inference: what Tessera
-# reads from the default model, one chat prompt rendered through the model's
-# own template, and the tokens the model would be fed.
-DEMO_CHAT = [{"role": "user", "content": "What is the capital of France?"}]
+# The main job: a chat answer from the default model, streamed as it comes.
+# Greedy (--temp 0): the same answer on every run, at any thread count.
+DEMO_QUESTION = Explain in one sentence what a CPU does.
 
 demo:
 	scripts/install-deps.sh
 	$(MAKE) release
 	scripts/fetch-model.sh smollm2 >/dev/null
-	build/tessera inspect $(DEMO_MODEL) | sed -n '1,/^tensors/p'
-	@echo '$(DEMO_CHAT)' > build/demo-chat.json
-	@echo "== prompt (tessera template)"
-	build/tessera template -m $(DEMO_MODEL) build/demo-chat.json > build/demo-prompt.txt
-	@cat build/demo-prompt.txt
-	@echo "== tokens (tessera tokenize --parse-special)"
-	build/tessera tokenize -m $(DEMO_MODEL) --parse-special --ids < build/demo-prompt.txt
-	@echo "(generation arrives with the engine)"
+	@echo "== model (tessera inspect)"
+	@build/tessera inspect $(DEMO_MODEL) | sed -n '1,5p'
+	@echo '[{"role": "user", "content": "$(DEMO_QUESTION)"}]' > build/demo-chat.json
+	@echo "== prompt (tessera template: the model's own chat template)"
+	@build/tessera template -m $(DEMO_MODEL) build/demo-chat.json
+	@echo "== answer (tessera run --chat, greedy)"
+	build/tessera run -m $(DEMO_MODEL) --chat -p '$(DEMO_QUESTION)' --temp 0 -n 256
 
 deps:
 	scripts/install-deps.sh

@@ -7,6 +7,10 @@
 #include "tessera/core.h"
 #include "tessera/gguf.h"
 #include "tessera/quant.h"
+#include "tessera/graph.h"
+#include "tessera/backend.h"
+#include "tessera/engine.h"
+#include "tessera/sampling.h"
 #include "tessera/tokenizer.h"
 #include "tessera/template.h"
 

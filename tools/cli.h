@@ -33,6 +33,7 @@ typedef struct cli_command {
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* ---------------------------------------------------------------- errors */
 

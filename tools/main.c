@@ -3,7 +3,8 @@
  * it; also holds the error helpers every subcommand shares (cli.h).
  *
  * Exit codes, for every subcommand: 0 ok, 1 bad input or a failed operation
- * (one line on stderr), 2 usage error (message and usage on stderr).
+ * (one line on stderr), 2 usage error (message and usage on stderr); `run`
+ * adds codes of its own (model load, context, decode, SIGINT).
  */
 #include "cli.h"
 
@@ -17,6 +18,7 @@ static const cli_command commands[] = {
     {"inspect", "show a GGUF model's files, metadata and tensors", cmd_inspect},
     {"tokenize", "show the token ids and pieces of a text", cmd_tokenize},
     {"template", "render a conversation with a model's chat template", cmd_template},
+    {"run", "generate text with a model (a completion, or --chat)", cmd_run},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -54,7 +56,8 @@ static void print_usage(FILE *f) {
           "\nexit status:\n"
           "  0  success\n"
           "  1  the input was bad or an operation failed (message on stderr)\n"
-          "  2  usage error\n",
+          "  2  usage error\n"
+          "  (run adds its own codes: see `tessera run --help`)\n",
           f);
 }
 

@@ -31,7 +31,9 @@ extern "C" {
     X(FORMAT, "malformed file")                             \
     X(UNSUPPORTED, "unsupported")                           \
     X(NOMEM, "out of memory")                               \
-    X(NOT_FOUND, "not found")
+    X(NOT_FOUND, "not found")                               \
+    X(ABORTED, "aborted by the caller")                     \
+    X(FULL, "no space left in the context")
 
 typedef enum ts_status {
 #define TS_X(name, msg) TS_ERR_##name,
@@ -147,6 +149,10 @@ bool ts_type_row_size(ts_type type, int64_t n, size_t *out);
 
 #define TS_MAX_DIMS 4
 #define TS_MAX_NAME 64 /* bytes including the terminating NUL, as in GGUF */
+
+/* A token id of a model's vocabulary. */
+typedef int32_t ts_token;
+#define TS_TOKEN_NULL (-1)
 
 /* A view of n-dimensional data. ne[0] is the innermost (contiguous)
  * dimension; a row is ne[0] elements. nb[i] is the byte stride of dimension

@@ -32,8 +32,6 @@
 extern "C" {
 #endif
 
-typedef int32_t ts_token;
-#define TS_TOKEN_NULL (-1)
 
 typedef enum ts_vocab_kind {
     TS_VOCAB_BPE, /* "gpt2" */

@@ -1,0 +1,91 @@
+/*
+ * cpu-impl.h — internals of the CPU backend: the per-node compute context
+ * the graph loop hands to every kernel, the kernels, and what each needs
+ * of the shared work buffer.
+ *
+ * Every kernel runs on all nth threads of the pool with its own ith and
+ * splits its work along output rows only (never along a reduction), so a
+ * result is bitwise the same for any thread count and any batch: each
+ * output element is computed by exactly one thread, by the same sequence of
+ * float operations. A kernel may call cpu_barrier (all threads do) between
+ * phases; the graph loop adds one after every node.
+ *
+ * Work buffer layout for a node: [shared part][per-thread part] × nth, each
+ * part a multiple of CPU_ALIGN bytes (see ts_cpu_work_size).
+ */
+#ifndef TS_CPU_IMPL_H
+#define TS_CPU_IMPL_H
+
+#include "core/core-impl.h"
+#include "core/threadpool-impl.h"
+#include "tessera/backend.h"
+#include "tessera/quant.h"
+
+#define CPU_ALIGN 64
+
+typedef struct cpu_compute {
+    int ith, nth;
+    ts_threadpool *pool;
+    uint8_t *work;      /* the node's work buffer (ts_cpu_work_size bytes) */
+    size_t work_shared; /* bytes of the shared part, aligned */
+    size_t work_thread; /* bytes of each thread's part, aligned */
+} cpu_compute;
+
+static inline void cpu_barrier(const cpu_compute *c) { ts_threadpool_barrier(c->pool); }
+
+/* This thread's part of the work buffer. */
+static inline void *cpu_thread_work(const cpu_compute *c) {
+    return c->work + c->work_shared + (size_t)c->ith * c->work_thread;
+}
+
+/* Rows [*r0, *r1) of n for thread ith of nth: contiguous, sizes differing
+ * by at most one. */
+static inline void cpu_split(int64_t n, int ith, int nth, int64_t *r0, int64_t *r1) {
+    *r0 = n * ith / nth;
+    *r1 = n * (ith + 1) / nth;
+}
+
+static inline size_t cpu_align(size_t n) { return (n + CPU_ALIGN - 1) & ~(size_t)(CPU_ALIGN - 1); }
+
+/* Element i (dims 1..3) of a tensor's rows: the address of row (i1, i2, i3). */
+static inline void *cpu_row(const ts_tensor *t, int64_t i1, int64_t i2, int64_t i3) {
+    return (char *)t->data + (size_t)i1 * t->nb[1] + (size_t)i2 * t->nb[2] + (size_t)i3 * t->nb[3];
+}
+
+/* ---------------------------------------------------------- half tables */
+
+/* fp16 → fp32 for every bit pattern, equal to ts_fp16_to_fp32 (built once
+ * by ts_cpu_tables_init). */
+extern float ts_cpu_f16_table[1 << 16];
+void ts_cpu_tables_init(void);
+
+static inline float cpu_f16(uint16_t h) { return ts_cpu_f16_table[h]; }
+
+/* Σ x[i]·y[i] of two F16 rows as ts_vec_dot(TS_TYPE_F16): products in
+ * float, summed in double in order. */
+float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n);
+
+/* ------------------------------------------------------------- kernels */
+
+/* Work bytes a node needs: *shared once, *per_thread for each thread. */
+void ts_cpu_work_size(const ts_node *n, size_t *shared, size_t *per_thread);
+
+/* Whether the kernels run `n`; when not, *why gets a static reason. */
+bool ts_cpu_supports(const ts_node *n, const char **why);
+
+void ts_cpu_get_rows(const cpu_compute *c, const ts_node *n);
+void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n);
+void ts_cpu_add(const cpu_compute *c, const ts_node *n);
+void ts_cpu_mul(const cpu_compute *c, const ts_node *n);
+void ts_cpu_rms_norm(const cpu_compute *c, const ts_node *n);
+void ts_cpu_rope(const cpu_compute *c, const ts_node *n);
+void ts_cpu_attention(const cpu_compute *c, const ts_node *n);
+void ts_cpu_swiglu(const cpu_compute *c, const ts_node *n);
+void ts_cpu_set_rows(const cpu_compute *c, const ts_node *n);
+
+/* Per-op work needs (used by ts_cpu_work_size). */
+void ts_cpu_mul_mat_work(const ts_node *n, size_t *shared, size_t *per_thread);
+void ts_cpu_rope_work(const ts_node *n, size_t *shared, size_t *per_thread);
+void ts_cpu_attention_work(const ts_node *n, size_t *shared, size_t *per_thread);
+
+#endif /* TS_CPU_IMPL_H */

@@ -1,0 +1,88 @@
+/*
+ * matmul.c — MUL_MAT on the CPU: w (K, m) × x (K, n) → out (m, n), F32,
+ *   out[j][i] = Σ_K w[i]·x[j]
+ * as ggml-cpu does it: every row of x is first converted to the weight's
+ * activation type vt = ts_type_dot_type(w) (Q8_0, Q8_1, Q8_K, F16, BF16;
+ * F32 weights take x as it is), then each output element is the library's
+ * reference row dot product ts_vec_dot(w->type, w row i, x row j), whose
+ * integer block sums and scaling follow ggml's scalar kernels. F16 weights
+ * use the half table (bit-identical to ts_vec_dot(F16), without a call per
+ * element).
+ *
+ * Threads: phase 1 converts the rows of x (split over tokens) into the
+ * shared work buffer; barrier; phase 2 splits the weight rows i. Each output
+ * element depends only on w row i and x row j, so the result does not
+ * depend on the thread count nor on the other tokens of the batch.
+ *
+ * Legend: K = reduction length, m = weight rows (outputs), n = tokens,
+ * vt = activation type, rs = bytes of one converted x row.
+ */
+#include "backends/cpu/cpu-impl.h"
+
+#include <string.h>
+
+#define TILE_ROWS   16 /* weight rows kept hot while the tokens of a tile pass */
+#define TILE_TOKENS 64 /* converted x rows of a tile */
+
+static size_t act_row_size(const ts_node *n) {
+    const ts_tensor *w = &n->src[0]->t;
+    size_t rs = 0;
+    TS_ASSERT(ts_type_row_size(ts_type_dot_type(w->type), w->ne[0], &rs));
+    return rs;
+}
+
+static bool converts(const ts_node *n) { return n->src[0]->t.type != TS_TYPE_F32; }
+
+void ts_cpu_mul_mat_work(const ts_node *n, size_t *shared, size_t *per_thread) {
+    *per_thread = 0;
+    *shared = converts(n) ? act_row_size(n) * (size_t)n->src[1]->t.ne[1] : 0;
+}
+
+/* out[j][i] for i in [i0, i1), j in [j0, j1). xq: converted rows, stride rs. */
+static void dot_tile(const ts_tensor *w, const uint8_t *xq, size_t rs, const ts_tensor *out,
+                     int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const int64_t K = w->ne[0];
+    const ts_type type = w->type;
+    for (int64_t j = j0; j < j1; j++) {
+        const void *y = xq + (size_t)j * rs;
+        float *o = cpu_row(out, j, 0, 0);
+        if (type == TS_TYPE_F16) {
+            for (int64_t i = i0; i < i1; i++) o[i] = ts_cpu_dot_f16(cpu_row(w, i, 0, 0), y, K);
+        } else {
+            for (int64_t i = i0; i < i1; i++) o[i] = ts_vec_dot(type, cpu_row(w, i, 0, 0), y, K);
+        }
+    }
+}
+
+void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
+    const ts_tensor *w = &n->src[0]->t; /* (K, m) */
+    const ts_tensor *x = &n->src[1]->t; /* (K, n) F32 */
+    const ts_tensor *out = &n->t;       /* (m, n) F32 */
+    const int64_t K = w->ne[0], m = w->ne[1], n_tok = x->ne[1];
+
+    // 1. activations → vt (F32 weights read x directly)
+    const uint8_t *xq = x->data;
+    size_t rs = x->nb[1];
+    if (converts(n)) {
+        const ts_type vt = ts_type_dot_type(w->type);
+        rs = act_row_size(n);
+        uint8_t *wq = c->work;
+        int64_t j0, j1;
+        cpu_split(n_tok, c->ith, c->nth, &j0, &j1);
+        for (int64_t j = j0; j < j1; j++)
+            ts_quantize_row(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
+        cpu_barrier(c);
+        xq = wq;
+    }
+
+    // 2. this thread's weight rows, in tiles of rows × tokens
+    int64_t i0, i1;
+    cpu_split(m, c->ith, c->nth, &i0, &i1);
+    for (int64_t jt = 0; jt < n_tok; jt += TILE_TOKENS) {
+        const int64_t jt1 = jt + TILE_TOKENS < n_tok ? jt + TILE_TOKENS : n_tok;
+        for (int64_t it = i0; it < i1; it += TILE_ROWS) {
+            const int64_t it1 = it + TILE_ROWS < i1 ? it + TILE_ROWS : i1;
+            dot_tile(w, xq, rs, out, it, it1, jt, jt1);
+        }
+    }
+}

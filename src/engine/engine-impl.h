@@ -1,0 +1,73 @@
+/*
+ * engine-impl.h — the context: KV cells, the reserved graph arena, host
+ * staging for a micro-batch's inputs, and the logits of the last decode.
+ *
+ * Letters: c = KV cells (n_ctx), u = micro-batch size (n_ubatch),
+ * V = vocabulary, g·k = KV row width.
+ */
+#ifndef TS_ENGINE_IMPL_H
+#define TS_ENGINE_IMPL_H
+
+#include "models/models-impl.h"
+
+/* KV cell metadata: a cell is free when its sequence set is empty. The
+ * K/V data of cell i is row i of every layer's cache tensor. */
+typedef struct ts_kv_cells {
+    uint32_t n;       /* c */
+    ts_pos *pos;      /* (c); meaningful when seq != 0 */
+    uint64_t *seq;    /* (c) bit s set: sequence s uses the cell */
+    uint64_t *order;  /* (c) scratch: used cells as pos << 32 | index, sorted */
+} ts_kv_cells;
+
+struct ts_context {
+    const ts_model *model;
+    ts_context_params params; /* n_ctx, n_ubatch resolved */
+    ts_backend *backend;
+    ts_kv_cells cells;
+
+    void *kv_buf;             /* backend memory: every layer's K then V */
+    size_t kv_bytes;
+    ts_tensor *k_cache;       /* (n_layer) of (g·k, c) */
+    ts_tensor *v_cache;       /* (n_layer) of (g·k, c) */
+
+    int32_t n_outputs_max;    /* logits rows one micro-batch may produce */
+    ts_graph *graph;
+    ts_batch_inputs inputs;   /* input nodes of the current graph */
+    ts_node *out_logits;      /* (V, o) of the current graph */
+    void *arena;              /* backend memory for the worst micro-batch */
+    size_t arena_bytes;
+    int32_t plan_n_nodes;     /* the worst-case plan, reused by every graph */
+    size_t *plan_offsets;     /* (plan_n_nodes) */
+    size_t *plan_bytes;       /* (plan_n_nodes) bytes each node may use */
+
+    /* host staging of one micro-batch's inputs */
+    int32_t *in_tokens, *in_pos, *in_cells, *in_len, *in_out; /* (u) each */
+    int32_t *in_idx;          /* (u · c) */
+
+    /* results of the last decode */
+    float *logits;            /* (rows_cap, V) */
+    int32_t rows_cap;
+    int32_t *out_row;         /* (batch_cap) row of token i, or -1 */
+    int32_t batch_cap;
+    int32_t n_batch;          /* tokens of the last decoded batch */
+
+    ts_context_stats stats;
+};
+
+/* decode.c: record the graph of a micro-batch of n tokens, o of them
+ * wanting logits, each attending to at most v cells, into ctx->graph. */
+void ts_engine_build_graph(ts_context *ctx, int32_t n, int32_t o, int32_t v);
+
+/* kv.c */
+ts_status ts_kv_cells_init(ts_kv_cells *kv, uint32_t n);
+void ts_kv_cells_free(ts_kv_cells *kv);
+uint32_t ts_kv_cells_n_free(const ts_kv_cells *kv);
+/* Visible cells of a token at position p in sequences `seqs`, in (pos,
+ * cell) order, into idx; returns how many. Uses the order prepared by
+ * ts_kv_cells_sort. */
+int32_t ts_kv_cells_visible(const ts_kv_cells *kv, uint32_t n_sorted, uint64_t seqs, ts_pos p,
+                            int32_t *idx);
+/* Sort the used cells into kv->order; returns their number. */
+uint32_t ts_kv_cells_sort(ts_kv_cells *kv);
+
+#endif /* TS_ENGINE_IMPL_H */

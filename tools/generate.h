@@ -1,0 +1,58 @@
+/*
+ * generate.h — the generation loop of `tessera run`: decode a prompt in one
+ * batch (logits of its last token only), then sample a token, stream its
+ * text, decode it, and so on, until a limit, an end-of-generation token, a
+ * full context, a stop request or an error.
+ *
+ * Sequence 0 of the context is used from position 0: the context must be
+ * fresh (or cleared). The text streamed is exactly what the model adds: the
+ * detokenization of prompt + generated tokens, less that of the prompt, so
+ * a continuation keeps its leading space and the detokenizer's clean-up
+ * rules see the prompt.
+ */
+#ifndef TS_GENERATE_H
+#define TS_GENERATE_H
+
+#include "tessera.h"
+
+typedef enum gen_stop {
+    GEN_STOP_LENGTH,    /* n_predict tokens were generated */
+    GEN_STOP_EOG,       /* the model chose an end-of-generation token */
+    GEN_STOP_CONTEXT,   /* the context is full */
+    GEN_STOP_INTERRUPT, /* gen_params.stop (or the context's abort callback) said stop */
+    GEN_STOP_DECODE,    /* ts_decode failed: gen_result.status, ts_last_error() */
+    GEN_STOP_OUTPUT,    /* the sink failed, or the detokenizer could not be made */
+    GEN_STOP_COUNT
+} gen_stop;
+
+/* Receives text as it comes (complete UTF-8 unless the model produced
+ * ill-formed bytes); returns false to stop (a write error). */
+typedef bool (*gen_sink)(const char *text, size_t len, void *user);
+
+typedef struct gen_params {
+    int32_t n_predict; /* tokens to generate at most (>= 0) */
+    ts_abort_fn stop;  /* polled before each token; NULL: never */
+    void *stop_user;
+    gen_sink sink;
+    void *sink_user;
+} gen_params;
+
+typedef struct gen_result {
+    int32_t n_prompt;        /* prompt tokens decoded (0 when its decode failed) */
+    int32_t n_generated;     /* tokens generated (an end-of-generation token not counted) */
+    double prompt_seconds;   /* the prompt's decode */
+    double generate_seconds; /* from the end of the prompt to the last token */
+    gen_stop stop;
+    ts_status status; /* the failed call's status for GEN_STOP_DECODE / OUTPUT */
+} gen_result;
+
+/* Run the loop on ctx with vocabulary v and sampler s (prompt tokens are
+ * accepted into s first, so penalties see them). prompt: n_prompt >= 1 ids,
+ * n_prompt <= ts_context_n_ctx(ctx). Always fills *r. */
+void gen_run(ts_context *ctx, const ts_vocab *v, ts_sampler *s, const ts_token *prompt,
+             int32_t n_prompt, const gen_params *p, gen_result *r);
+
+/* "length", "end of generation", ... for a stop reason. Static. */
+const char *gen_stop_str(gen_stop stop);
+
+#endif /* TS_GENERATE_H */
