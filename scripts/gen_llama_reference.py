@@ -9,7 +9,10 @@ written by tests/models/make_tiny_llama.c (libtessera's GGUF writer):
   python3 scripts/gen_llama_reference.py --make-tiny /tmp/make_tiny_llama \\
       --smollm2 ~/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-See tests/data/llama/README.md for what the files hold.
+See tests/data/llama/README.md for what the files hold. `--out DIR` writes
+elsewhere (to check that the committed data regenerates: the arrays, the
+.gguf files, prompts.json.gz and summary.json come out equal).
+scripts/gen_qwen_reference.py reuses this module for tests/data/qwen.
 """
 import argparse
 import ctypes
@@ -169,11 +172,14 @@ def merge(stats):
 VARIANTS = [("t2_b512", 2, 512), ("t1_b1", 1, 1), ("t2_b1", 2, 1), ("t1_b32", 1, 32)]
 
 
-def gen_tiny(make_tiny):
-    d = OUT / "tiny"
+def gen_tiny(make_tiny, table=None, out=None):
+    """Write the tiny models of `table` (name -> make_tiny_llama options, in
+    order) into out/tiny with their reference logits; return their summary."""
+    table = TINY if table is None else table
+    d = (OUT if out is None else out) / "tiny"
     d.mkdir(parents=True, exist_ok=True)
     arrays, meta = {}, {}
-    for idx, (name, c) in enumerate(TINY.items()):
+    for idx, (name, c) in enumerate(table.items()):
         path = d / f"{name}.gguf"
         cmd = [str(make_tiny), str(path)]
         for k, v in c.items():
@@ -202,60 +208,63 @@ def topk(logits, k):
     return idx, np.take_along_axis(logits, idx, axis=1).astype(np.float32)
 
 
-def gen_smollm2(model):
+def smollm2_rows(pi, name, n_prompt, n_gen):
+    """Positions of the full rows kept for SmolLM2's prompt number pi."""
+    rows = [n_prompt - 1]
+    if pi == 0:
+        rows = [0] + rows
+    if pi % 3 == 0:
+        rows.append(n_prompt + n_gen // 2)
+    if name == "long-500":
+        rows.append(n_prompt // 2)
+    return rows
+
+
+def gen_real(model, d, prompts, n_ctx, rows_for, special=()):
+    """Greedy generation and teacher-forced reference logits of a real model
+    for `prompts` [(name, text)] into d/logits.npz and d/prompts.json.gz.
+    rows_for(index, name, n_prompt, n_generated) gives the positions whose
+    full logit rows are kept; prompts named in `special` are tokenized with
+    special-token parsing (chat-template text). One llama.cpp context at a
+    time (the logits_all buffers of a 150k vocabulary are large).
+    Returns (per-prompt records, spread over all prompts per variant)."""
+    import llama_cpp
     from llama_cpp import Llama
-    d = OUT / "smollm2"
     d.mkdir(parents=True, exist_ok=True)
-    n_ctx = 1024
     tok = Llama(str(model), vocab_only=True, verbose=False)
-    eos = tok.token_eos()
+    vocab = llama_cpp.llama_model_get_vocab(tok.model)
     base_m = load(model, n_ctx, 512, 1)
-    variants = {v: load(model, n_ctx, nb, nt) for v, nt, nb in VARIANTS}
-    arrays, prompts, spread_all = {}, [], {v: [] for v, _, _ in VARIANTS}
-    for pi, (name, text) in enumerate(PROMPTS):
-        pids = tok.tokenize(text.encode(), add_bos=True, special=False)
-        # greedy generation (argmax of llama.cpp's logits; stop after EOS)
+    arrays, records, bases = {}, [], []
+    for pi, (name, text) in enumerate(prompts):
+        pids = tok.tokenize(text.encode(), add_bos=True, special=name in special)
+        # greedy generation (argmax of llama.cpp's logits; stop after an
+        # end-of-generation token)
         base_m.reset()
         base_m.eval(pids)
         gen = []
         for _ in range(N_GEN):
             nxt = int(np.argmax(base_m.scores[base_m.n_tokens - 1]))
             gen.append(nxt)
-            if nxt == eos:
+            if llama_cpp.llama_vocab_is_eog(vocab, nxt):
                 break
             base_m.eval([nxt])
         ids = pids + gen
         base = forced(base_m, ids)
-        # the teacher-forced argmax must reproduce the generation
+        bases.append(base)
+        # where the teacher-forced argmax differs from the generation
         tf_argmax = base[len(pids) - 1: len(ids) - 1].argmax(-1).tolist()
-        stats = {}
-        for v, _, _ in VARIANTS:
-            pp = {}
-            s = compare(base, forced(variants[v], ids), pp)
-            if v == "t1_b1":
-                arrays[f"{name}.b1_max_abs_dlogit"] = pp["max_abs_dlogit"]
-                arrays[f"{name}.b1_kl"] = pp["kl"]
-            stats[v] = s
-            spread_all[v].append(s)
         srt = np.sort(base.astype(np.float64), axis=1)
         gap = srt[:, -1] - srt[:, -2]
         ti, tl = topk(base, TOPK)
         arrays[f"{name}.ids"] = np.array(ids, dtype=np.int32)
         arrays[f"{name}.top_ids"] = ti
         arrays[f"{name}.top_logits"] = tl
-        rows = [len(pids) - 1]
-        if pi == 0:
-            rows = [0] + rows
-        if pi % 3 == 0:
-            rows.append(len(pids) + len(gen) // 2)
-        if name == "long-500":
-            rows.append(len(pids) // 2)
-        rows = sorted(set(r for r in rows if r < len(ids)))
+        rows = sorted(set(r for r in rows_for(pi, name, len(pids), len(gen)) if r < len(ids)))
         arrays[f"{name}.row_pos"] = np.array(rows, dtype=np.int32)
         arrays[f"{name}.rows"] = base[rows]
-        prompts.append({
+        records.append({
             "name": name, "text": text, "n_prompt": len(pids), "n_generated": len(gen),
-            "stopped_at_eos": bool(gen and gen[-1] == eos),
+            "stopped_at_eos": bool(gen and llama_cpp.llama_vocab_is_eog(vocab, gen[-1])),
             "generated_text": tok.detokenize(gen).decode("utf-8", "replace"),
             "tf_argmax_matches_generation": tf_argmax == gen,
             "positions_tf_argmax_differs_from_generation":
@@ -263,14 +272,40 @@ def gen_smollm2(model):
             "min_top2_gap": float(gap.min()),
             "positions_top2_gap_below_0.05": [int(i) for i in np.nonzero(gap < 0.05)[0]],
             "full_row_positions": rows,
-            "spread_vs_t1_b512": stats,
+            "spread_vs_t1_b512": {},
         })
+        if name in special:
+            records[-1]["special"] = True
         print(f"{name}: {len(pids)}+{len(gen)} tokens, tf_match {tf_argmax == gen}, "
-              f"min gap {gap.min():.4f}, spread {json.dumps(stats)}", flush=True)
-    np.savez_compressed(d / "logits.npz", **arrays)
+              f"min gap {gap.min():.4f}", flush=True)
+    del base_m
+    spread_all = {}
+    for v, nt, nb in VARIANTS:
+        m = load(model, n_ctx, nb, nt)
+        stats = []
+        for (name, _), rec, base in zip(prompts, records, bases):
+            pp = {}
+            s = compare(base, forced(m, arrays[f"{name}.ids"].tolist()), pp)
+            if v == "t1_b1":
+                arrays[f"{name}.b1_max_abs_dlogit"] = pp["max_abs_dlogit"]
+                arrays[f"{name}.b1_kl"] = pp["kl"]
+            rec["spread_vs_t1_b512"][v] = s
+            stats.append(s)
+        del m
+        spread_all[v] = merge(stats)
+        print(f"{v}: {json.dumps(spread_all[v])}", flush=True)
+    # the npz keeps the key order the committed smollm2 data has (per prompt:
+    # b1_max_abs_dlogit, b1_kl, ids, top_ids, top_logits, row_pos, rows)
+    order = [f"{n}.{k}" for n, _ in prompts for k in ("b1_max_abs_dlogit", "b1_kl", "ids", "top_ids",
+                                                       "top_logits", "row_pos", "rows")]
+    np.savez_compressed(d / "logits.npz", **{k: arrays[k] for k in order})
     with gzip.open(d / "prompts.json.gz", "wt", encoding="utf-8") as f:
-        json.dump(prompts, f, ensure_ascii=False, indent=1)
-    return prompts, {v: merge(s) for v, s in spread_all.items()}
+        json.dump(records, f, ensure_ascii=False, indent=1)
+    return records, spread_all
+
+
+def gen_smollm2(model, out=None):
+    return gen_real(model, (OUT if out is None else out) / "smollm2", PROMPTS, 1024, smollm2_rows)
 
 
 def main():
@@ -280,8 +315,12 @@ def main():
     ap.add_argument("--smollm2", default=str(pathlib.Path.home() / ".cache/tessera/models/"
                                               "SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--skip-smollm2", action="store_true")
+    ap.add_argument("--out", default=str(OUT),
+                    help="output directory (default tests/data/llama; another one to check "
+                         "that the committed data regenerates)")
     args = ap.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     summary = {"versions": versions(),
                "settings": {"kv_type": "F16 (type_k = type_v = default)",
                             "flash_attn": "disabled (llama-cpp-python default)",
@@ -289,14 +328,14 @@ def main():
                             "variants": {v: {"n_threads": t, "n_batch": b, "n_ubatch": b}
                                          for v, t, b in VARIANTS},
                             "smollm2_n_ctx": 1024, "n_gen": N_GEN, "topk": TOPK}}
-    summary["tiny"] = gen_tiny(args.make_tiny)
+    summary["tiny"] = gen_tiny(args.make_tiny, TINY, out)
     if not args.skip_smollm2:
-        prompts, spread = gen_smollm2(args.smollm2)
+        prompts, spread = gen_smollm2(args.smollm2, out)
         summary["smollm2_spread_all_prompts"] = spread
         summary["smollm2_prompts"] = [{k: p[k] for k in ("name", "n_prompt", "n_generated",
                                                          "stopped_at_eos", "min_top2_gap")}
                                       for p in prompts]
-    (OUT / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
     print(json.dumps(summary.get("smollm2_spread_all_prompts"), indent=1))
 
 

@@ -13,6 +13,33 @@
 #include "core/core-impl.h"
 #include "tessera/quant.h"
 
+#include <string.h>
+
+/* ------------------------------------------------------ float bit views */
+
+static inline uint32_t ts_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float ts_bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* ts_fp16_to_fp32, inline for the kernels' inner loops (block scales). */
+static inline float ts_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0x1f) return ts_bits_f32(sign | 0x7f800000 | man << 13); /* inf / NaN */
+    if (exp != 0) return ts_bits_f32(sign | (exp + 112) << 23 | man << 13);
+    /* subnormal (or zero): man · 2^-24, exact in float */
+    float v = (float)man * 0x1p-24f;
+    return ts_bits_f32(sign | ts_f32_bits(v));
+}
+
 #define QK4_0 32
 #define QK4_1 32
 #define QK5_0 32

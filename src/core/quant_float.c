@@ -7,32 +7,12 @@
 
 #include <string.h>
 
-static uint32_t f32_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* ------------------------------------------------------------ conversions */
 
-float ts_fp16_to_fp32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000 | man << 13); /* inf / NaN */
-    if (exp != 0) return bits_f32(sign | (exp + 112) << 23 | man << 13);
-    /* subnormal (or zero): man · 2^-24, exact in float */
-    float v = (float)man * 0x1p-24f;
-    return bits_f32(sign | f32_bits(v));
-}
+float ts_fp16_to_fp32(uint16_t h) { return ts_half_to_float(h); }
 
 uint16_t ts_fp32_to_fp16(float f) {
-    uint32_t u = f32_bits(f);
+    uint32_t u = ts_f32_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
     uint32_t a = u & 0x7fffffff;
     if (a > 0x7f800000) return sign | 0x7e00; /* NaN: quiet */
@@ -40,8 +20,8 @@ uint16_t ts_fp32_to_fp16(float f) {
     if (a < 0x38800000) {
         /* result is subnormal in half: scale so that the rounding of the
          * float addition does round-to-nearest-even at 2^-24 */
-        float v = bits_f32(a) + 0.5f; /* 0.5 = 2^-1: ulp of v is 2^-24 */
-        return sign | (uint16_t)(f32_bits(v) - f32_bits(0.5f));
+        float v = ts_bits_f32(a) + 0.5f; /* 0.5 = 2^-1: ulp of v is 2^-24 */
+        return sign | (uint16_t)(ts_f32_bits(v) - ts_f32_bits(0.5f));
     }
     /* normal: re-bias exponent, round mantissa from 23 to 10 bits, RNE */
     uint32_t r = a - ((uint32_t)(127 - 15) << 23);
@@ -49,10 +29,10 @@ uint16_t ts_fp32_to_fp16(float f) {
     return sign | (uint16_t)(r >> 13);
 }
 
-float ts_bf16_to_fp32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float ts_bf16_to_fp32(uint16_t h) { return ts_bits_f32((uint32_t)h << 16); }
 
 uint16_t ts_fp32_to_bf16(float f) {
-    uint32_t u = f32_bits(f);
+    uint32_t u = ts_f32_bits(f);
     if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 64); /* NaN: quiet */
     return (uint16_t)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
 }

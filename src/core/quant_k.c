@@ -321,9 +321,9 @@ static void quantize_block_q2_K(const float *x, block_q2_K *y) {
     q2_K_scales(y, scales, mins, max_scale, max_min);
     /* requantize against the scales as stored */
     for (int j = 0; j < 16; j++) {
-        float d = ts_fp16_to_fp32(y->d) * (y->scales[j] & 0xF);
+        float d = ts_half_to_float(y->d) * (y->scales[j] & 0xF);
         if (d == 0) continue;
-        float dm = ts_fp16_to_fp32(y->dmin) * (y->scales[j] >> 4);
+        float dm = ts_half_to_float(y->dmin) * (y->scales[j] >> 4);
         for (int l = 0; l < 16; l++)
             L[16 * j + l] = (uint8_t)clamp_int(ts_nearest_int((x[16 * j + l] + dm) / d), 0, 3);
     }
@@ -336,7 +336,7 @@ void ts_dequantize_row_q2_K(const void *vx, float *y, int64_t n) {
         int8_t q[QK_K];
         int sc[16], m[16];
         unpack_q2_K(&x[i], q, sc, m);
-        float d = ts_fp16_to_fp32(x[i].d), dmin = ts_fp16_to_fp32(x[i].dmin);
+        float d = ts_half_to_float(x[i].d), dmin = ts_half_to_float(x[i].dmin);
         for (int e = 0; e < QK_K; e++) {
             float dl = d * sc[e / 16], ml = dmin * m[e / 16];
             y[e] = dl * q[e] - ml;
@@ -357,7 +357,7 @@ float ts_vec_dot_q2_K(const void *vx, const void *vy, int64_t n) {
         int8_t q[QK_K];
         int sc[16], m[16];
         unpack_q2_K(&x[i], q, sc, m);
-        float d = y[i].d * ts_fp16_to_fp32(x[i].d), dmin = y[i].d * ts_fp16_to_fp32(x[i].dmin);
+        float d = y[i].d * ts_half_to_float(x[i].d), dmin = y[i].d * ts_half_to_float(x[i].dmin);
         int32_t isum = scaled_isum(q, y[i].qs, sc, 16), msum = min_isum(y[i].bsums, m, 16);
         sumf += d * (float)isum - dmin * (float)msum;
     }
@@ -411,7 +411,7 @@ static void quantize_block_q3_K(const float *x, block_q3_K *y) {
     }
     q3_K_scales(y, scales, max_scale);
     for (int j = 0; j < 16; j++) {
-        float d = ts_fp16_to_fp32(y->d) * q3_scale(y->scales, j);
+        float d = ts_half_to_float(y->d) * q3_scale(y->scales, j);
         if (d == 0) continue;
         for (int l = 0; l < 16; l++)
             L[16 * j + l] = (uint8_t)(clamp_int(ts_nearest_int(x[16 * j + l] / d), -4, 3) + 4);
@@ -432,7 +432,7 @@ void ts_dequantize_row_q3_K(const void *vx, float *y, int64_t n) {
         int8_t q[QK_K];
         int sc[16];
         unpack_q3_K(&x[i], q, sc);
-        float d = ts_fp16_to_fp32(x[i].d);
+        float d = ts_half_to_float(x[i].d);
         for (int e = 0; e < QK_K; e++) {
             float dl = d * sc[e / 16];
             y[e] = dl * q[e];
@@ -453,7 +453,7 @@ float ts_vec_dot_q3_K(const void *vx, const void *vy, int64_t n) {
         int8_t q[QK_K];
         int sc[16];
         unpack_q3_K(&x[i], q, sc);
-        float d = ts_fp16_to_fp32(x[i].d) * y[i].d;
+        float d = ts_half_to_float(x[i].d) * y[i].d;
         sumf += d * (float)scaled_isum(q, y[i].qs, sc, 16);
     }
     return sumf;
@@ -492,9 +492,9 @@ static void quantize_k4(const float *x, int nmax, float rmin, int nstep, uint8_t
     for (int j = 0; j < 8; j++) {
         int sc, m;
         k4_get(s, j, &sc, &m);
-        float dl = ts_fp16_to_fp32(*d) * sc;
+        float dl = ts_half_to_float(*d) * sc;
         if (dl == 0) continue;
-        float dm = ts_fp16_to_fp32(*dmin) * m;
+        float dm = ts_half_to_float(*dmin) * m;
         for (int l = 0; l < 32; l++)
             L[32 * j + l] = (uint8_t)clamp_int(ts_nearest_int((x[32 * j + l] + dm) / dl), 0, nmax);
     }
@@ -503,7 +503,7 @@ static void quantize_k4(const float *x, int nmax, float rmin, int nstep, uint8_t
 /* x = d·sc·q − dmin·m per sub-block of 32 (q from unpack), into y. */
 static void dequantize_k4(const int8_t q[QK_K], const uint8_t s[12], uint16_t hd, uint16_t hdmin,
                           float *y) {
-    float d = ts_fp16_to_fp32(hd), dmin = ts_fp16_to_fp32(hdmin);
+    float d = ts_half_to_float(hd), dmin = ts_half_to_float(hdmin);
     for (int j = 0; j < 8; j++) {
         int sc, m;
         k4_get(s, j, &sc, &m);
@@ -517,7 +517,7 @@ static float dot_k4(const int8_t q[QK_K], const uint8_t s[12], uint16_t hd, uint
                     const block_q8_K *y) {
     int sc[8], m[8];
     for (int j = 0; j < 8; j++) k4_get(s, j, &sc[j], &m[j]);
-    float d = ts_fp16_to_fp32(hd) * y->d, dmin = ts_fp16_to_fp32(hdmin) * y->d;
+    float d = ts_half_to_float(hd) * y->d, dmin = ts_half_to_float(hdmin) * y->d;
     int32_t isum = scaled_isum(q, y->qs, sc, 32), msum = min_isum(y->bsums, m, 32);
     return d * (float)isum - dmin * (float)msum;
 }
@@ -660,7 +660,7 @@ static void quantize_block_q6_K(const float *x, block_q6_K *y) {
         y->scales[j] = (int8_t)(l < 127 ? l : 127);
     }
     for (int j = 0; j < 16; j++) {
-        float d = ts_fp16_to_fp32(y->d) * y->scales[j];
+        float d = ts_half_to_float(y->d) * y->scales[j];
         if (d == 0) continue;
         for (int l = 0; l < 16; l++)
             L[16 * j + l] = (uint8_t)(clamp_int(ts_nearest_int(x[16 * j + l] / d), -32, 31) + 32);
@@ -673,7 +673,7 @@ void ts_dequantize_row_q6_K(const void *vx, float *y, int64_t n) {
     for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
         int8_t q[QK_K];
         unpack_q6_K(&x[i], q);
-        float d = ts_fp16_to_fp32(x[i].d);
+        float d = ts_half_to_float(x[i].d);
         for (int e = 0; e < QK_K; e++) y[e] = d * x[i].scales[e / 16] * q[e];
     }
 }
@@ -692,7 +692,7 @@ float ts_vec_dot_q6_K(const void *vx, const void *vy, int64_t n) {
         int sc[16];
         unpack_q6_K(&x[i], q);
         for (int j = 0; j < 16; j++) sc[j] = x[i].scales[j];
-        float d = ts_fp16_to_fp32(x[i].d) * y[i].d;
+        float d = ts_half_to_float(x[i].d) * y[i].d;
         sumf += d * (float)scaled_isum(q, y[i].qs, sc, 16);
     }
     return sumf;

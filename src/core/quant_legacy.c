@@ -124,7 +124,7 @@ void ts_dequantize_row_q4_0(const void *vx, float *y, int64_t n) {
     const block_q4_0 *x = vx; /* (nb) */
     uint8_t q[QK];
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d);
+        const float d = ts_half_to_float(x[b].d);
         unpack_levels(x[b].qs, 0, q);
         for (int j = 0; j < QK; j++) y[j] = (float)(q[j] - 8) * d;
     }
@@ -134,7 +134,7 @@ void ts_dequantize_row_q5_0(const void *vx, float *y, int64_t n) {
     const block_q5_0 *x = vx; /* (nb) */
     uint8_t q[QK];
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d);
+        const float d = ts_half_to_float(x[b].d);
         unpack_levels(x[b].qs, load_u32le(x[b].qh), q);
         for (int j = 0; j < QK; j++) y[j] = (float)(q[j] - 16) * d;
     }
@@ -156,7 +156,7 @@ float ts_vec_dot_q4_0(const void *vx, const void *vy, int64_t n) {
         unpack_levels(x[b].qs, 0, q);
         const int sumi = dot_sym(q, 8, y[b].qs);
         /* ggml's order for this type: (sumi·dx)·dy */
-        sumf += (float)sumi * ts_fp16_to_fp32(x[b].d) * ts_fp16_to_fp32(y[b].d);
+        sumf += (float)sumi * ts_half_to_float(x[b].d) * ts_half_to_float(y[b].d);
     }
     return sumf;
 }
@@ -169,7 +169,7 @@ float ts_vec_dot_q5_0(const void *vx, const void *vy, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++) {
         unpack_levels(x[b].qs, load_u32le(x[b].qh), q);
         const int sumi = dot_sym(q, 16, y[b].qs);
-        sumf += (ts_fp16_to_fp32(x[b].d) * ts_fp16_to_fp32(y[b].d)) * (float)sumi;
+        sumf += (ts_half_to_float(x[b].d) * ts_half_to_float(y[b].d)) * (float)sumi;
     }
     return sumf;
 }
@@ -223,7 +223,7 @@ void ts_dequantize_row_q4_1(const void *vx, float *y, int64_t n) {
     const block_q4_1 *x = vx; /* (nb) */
     uint8_t q[QK];
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d), m = ts_fp16_to_fp32(x[b].m);
+        const float d = ts_half_to_float(x[b].d), m = ts_half_to_float(x[b].m);
         unpack_levels(x[b].qs, 0, q);
         for (int j = 0; j < QK; j++) y[j] = (float)q[j] * d + m;
     }
@@ -233,7 +233,7 @@ void ts_dequantize_row_q5_1(const void *vx, float *y, int64_t n) {
     const block_q5_1 *x = vx; /* (nb) */
     uint8_t q[QK];
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d), m = ts_fp16_to_fp32(x[b].m);
+        const float d = ts_half_to_float(x[b].d), m = ts_half_to_float(x[b].m);
         unpack_levels(x[b].qs, load_u32le(x[b].qh), q);
         for (int j = 0; j < QK; j++) y[j] = (float)q[j] * d + m;
     }
@@ -244,8 +244,8 @@ void ts_dequantize_row_q5_1(const void *vx, float *y, int64_t n) {
 static float dot_asym_block(const uint8_t q[QK], uint16_t dx, uint16_t m, const block_q8_1 *y) {
     int sumi = 0;
     for (int j = 0; j < QK; j++) sumi += q[j] * y->qs[j];
-    return (ts_fp16_to_fp32(dx) * ts_fp16_to_fp32(y->d)) * (float)sumi +
-           ts_fp16_to_fp32(m) * ts_fp16_to_fp32(y->s);
+    return (ts_half_to_float(dx) * ts_half_to_float(y->d)) * (float)sumi +
+           ts_half_to_float(m) * ts_half_to_float(y->s);
 }
 
 float ts_vec_dot_q4_1(const void *vx, const void *vy, int64_t n) {
@@ -305,7 +305,7 @@ void ts_quantize_row_q8_1(const float *x, void *vy, int64_t n) {
 void ts_dequantize_row_q8_0(const void *vx, float *y, int64_t n) {
     const block_q8_0 *x = vx; /* (nb) */
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d);
+        const float d = ts_half_to_float(x[b].d);
         for (int j = 0; j < QK; j++) y[j] = (float)x[b].qs[j] * d;
     }
 }
@@ -313,7 +313,7 @@ void ts_dequantize_row_q8_0(const void *vx, float *y, int64_t n) {
 void ts_dequantize_row_q8_1(const void *vx, float *y, int64_t n) {
     const block_q8_1 *x = vx; /* (nb) */
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d);
+        const float d = ts_half_to_float(x[b].d);
         for (int j = 0; j < QK; j++) y[j] = (float)x[b].qs[j] * d;
     }
 }
@@ -325,7 +325,7 @@ float ts_vec_dot_q8_0(const void *vx, const void *vy, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++) {
         int sumi = 0;
         for (int j = 0; j < QK; j++) sumi += x[b].qs[j] * y[b].qs[j];
-        sumf += (ts_fp16_to_fp32(x[b].d) * ts_fp16_to_fp32(y[b].d)) * (float)sumi;
+        sumf += (ts_half_to_float(x[b].d) * ts_half_to_float(y[b].d)) * (float)sumi;
     }
     return sumf;
 }
@@ -404,7 +404,7 @@ void ts_dequantize_row_iq4_nl(const void *vx, float *y, int64_t n) {
     const block_iq4_nl *x = vx; /* (nb) */
     uint8_t q[QK];
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
-        const float d = ts_fp16_to_fp32(x[b].d);
+        const float d = ts_half_to_float(x[b].d);
         unpack_levels(x[b].qs, 0, q);
         for (int j = 0; j < QK; j++) y[j] = (float)iq4nl_levels[q[j]] * d;
     }
@@ -419,7 +419,7 @@ float ts_vec_dot_iq4_nl(const void *vx, const void *vy, int64_t n) {
         unpack_levels(x[b].qs, 0, q);
         int sumi = 0;
         for (int j = 0; j < QK; j++) sumi += iq4nl_levels[q[j]] * y[b].qs[j];
-        sumf += (ts_fp16_to_fp32(x[b].d) * ts_fp16_to_fp32(y[b].d)) * (float)sumi;
+        sumf += (ts_half_to_float(x[b].d) * ts_half_to_float(y[b].d)) * (float)sumi;
     }
     return sumf;
 }

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const ts_arch *const archs[] = {&ts_arch_llama};
+static const ts_arch *const archs[] = {&ts_arch_llama, &ts_arch_qwen2, &ts_arch_qwen3};
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
-const char *ts_model_archs(void) { return "llama"; }
+const char *ts_model_archs(void) { return "llama, qwen2, qwen3"; }
 
 ts_model_params ts_model_default_params(void) {
     return (ts_model_params){.struct_size = sizeof(ts_model_params)};

@@ -39,6 +39,8 @@ typedef struct ts_layer {
     ts_tensor ffn_norm;                 /* (d) F32 */
     ts_tensor ffn_gate, ffn_up;         /* (d, f) */
     ts_tensor ffn_down;                 /* (f, d) */
+    ts_tensor bq, bk, bv;               /* (h·k), (g·k), (g·k) F32: qwen2 */
+    ts_tensor attn_q_norm, attn_k_norm; /* (k) F32: qwen3 */
 } ts_layer;
 
 typedef struct ts_arch ts_arch;
@@ -81,6 +83,23 @@ struct ts_arch {
 };
 
 extern const ts_arch ts_arch_llama;
+extern const ts_arch ts_arch_qwen2;
+extern const ts_arch ts_arch_qwen3;
+
+/* ------------------------------------ the llama-family decoder (decoder.c) */
+
+/* Tensors an architecture adds to the llama decoder. */
+enum {
+    TS_DECODER_QKV_BIAS = 1u << 0, /* blk.N.attn_{q,k,v}.bias */
+    TS_DECODER_QK_NORM = 1u << 1,  /* blk.N.attn_{q,k}_norm.weight, per head */
+};
+
+/* Read the hyperparameters under "<arch>." (RoPE in `rope_mode`) and bind
+ * the decoder's weights plus `extras`. Failures as ts_model_load. */
+ts_status ts_decoder_load(ts_model *m, int32_t rope_mode, unsigned extras);
+/* The graph of one micro-batch; uses the extras that are bound. */
+ts_node *ts_decoder_build(const ts_model *m, ts_graph *g, const ts_batch_inputs *in);
+int32_t ts_decoder_max_nodes(const ts_model *m);
 
 /* ---------------------------------------------- loading helpers (model.c) */
 

@@ -1,7 +1,7 @@
 /*
- * make_tiny_llama.c — write a tiny random-weight `llama` GGUF with
- * libtessera's GGUF writer, for logits tests against llama.cpp and against
- * a plain float64 forward pass.
+ * make_tiny_llama.c — write a tiny random-weight `llama`, `qwen2` or `qwen3`
+ * GGUF with libtessera's GGUF writer, for logits tests against llama.cpp and
+ * against a plain float64 forward pass.
  *
  * Build by hand (no CMake target needed):
  *   gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc tests/models/make_tiny_llama.c \
@@ -9,23 +9,30 @@
  * Usage:
  *   make_tiny_llama OUT.gguf [--n-layer 2] [--n-embd 64] [--n-head 4]
  *       [--n-head-kv 4] [--n-ff 128] [--n-vocab 96] [--n-ctx 128]
- *       [--rope-base 10000] [--rms-eps 1e-5] [--seed 1] [--type F32|F16|Q8_0|Q4_0]
- *       [--tied 0|1]
+ *       [--rope-base 10000] [--rms-eps 1e-5] [--seed 1] [--type F32|F16|Q8_0|Q4_0|Q4_1]
+ *       [--tied 0|1] [--arch llama|qwen2|qwen3] [--head-dim N]
+ *       [--rope-scaling yarn --rope-scaling-factor F --rope-orig-ctx N]
  *
  * Weights are deterministic (xorshift64* seeded by --seed, drawn in the
  * fixed tensor order below) and uniform: matrices in [-a, a] with
  * a = sqrt(3 / fan_in) (unit-variance propagation), the output matrix with
  * a = 2 sqrt(3 / n_embd) so that logits are O(1), norm weights 1 + U(-0.1,
  * 0.1), the token embeddings like the output matrix (so a tied output
- * also gives O(1) logits). Norm weights are always F32; every
+ * also gives O(1) logits). Architecture extras: qwen2 adds per-layer
+ * attn_q/attn_k/attn_v biases, 0.5 U(-1, 1), drawn right after attn_v.weight;
+ * qwen3 adds per-layer attn_q_norm/attn_k_norm weights (head_dim), 1 +
+ * U(-0.1, 0.1), drawn right after attn_output.weight. For llama the stream
+ * and the file are exactly what they were before --arch existed.
+ * Norm weights and biases are always F32; every
  * 2-D weight has --type (quantized with ts_quantize_row, which matches
  * llama.cpp's reference quantizers bit for bit).
  *
  * Tokenizer: tokenizer.ggml.model "gpt2", n_vocab tokens, no merges. Token i
  * < 256 is GPT-2's byte-level character for byte i (so token 10 is "Ċ",
  * the newline byte); tokens >= 256 are "<tN>". Token 1 is BOS and token 2 is
- * EOS, both of type CONTROL (3); the others are NORMAL (1). The tests feed
- * token ids directly; the tokenizer only has to load.
+ * EOS, both of type CONTROL (3); the others are NORMAL (1).
+ * add_bos_token is true for llama and false for qwen2/qwen3 (as in the real
+ * files). The tests feed token ids directly; the tokenizer only has to load.
  */
 #include <math.h>
 #include <stdint.h>
@@ -123,7 +130,9 @@ int main(int argc, char **argv)
     if (argc < 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: make_tiny_llama OUT.gguf [--n-layer N] [--n-embd N] [--n-head N] "
                         "[--n-head-kv N] [--n-ff N] [--n-vocab N] [--n-ctx N] [--rope-base F] "
-                        "[--rms-eps F] [--seed N] [--type F32|F16|Q8_0|Q4_0] [--tied 0|1]\n");
+                        "[--rms-eps F] [--seed N] [--type F32|F16|Q8_0|Q4_0|Q4_1] [--tied 0|1] "
+                        "[--arch llama|qwen2|qwen3] [--head-dim N] [--rope-scaling yarn] "
+                        "[--rope-scaling-factor F] [--rope-orig-ctx N]\n");
         return 2;
     }
     const char *out = argv[1];
@@ -132,6 +141,11 @@ int main(int argc, char **argv)
     unsigned long long seed = 1;
     int tied = 0;
     const char *tname = "F32";
+    const char *arch = "llama";
+    long head_dim = 0; /* 0: n_embd / n_head */
+    const char *rope_scaling = NULL;
+    double rope_scaling_factor = 0.0;
+    long rope_orig_ctx = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--n-layer")) n_layer = atol(v);
@@ -146,6 +160,11 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "--type")) tname = v;
         else if (!strcmp(k, "--tied")) tied = atoi(v);
+        else if (!strcmp(k, "--arch")) arch = v;
+        else if (!strcmp(k, "--head-dim")) head_dim = atol(v);
+        else if (!strcmp(k, "--rope-scaling")) rope_scaling = v;
+        else if (!strcmp(k, "--rope-scaling-factor")) rope_scaling_factor = atof(v);
+        else if (!strcmp(k, "--rope-orig-ctx")) rope_orig_ctx = atol(v);
         else {
             fprintf(stderr, "make_tiny_llama: unknown option %s\n", k);
             return 2;
@@ -161,36 +180,69 @@ int main(int argc, char **argv)
         fprintf(stderr, "make_tiny_llama: unsupported --type %s\n", tname);
         return 2;
     }
+    const int is_llama = !strcmp(arch, "llama"), is_qwen2 = !strcmp(arch, "qwen2"),
+              is_qwen3 = !strcmp(arch, "qwen3");
+    if (!is_llama && !is_qwen2 && !is_qwen3) {
+        fprintf(stderr, "make_tiny_llama: unsupported --arch %s\n", arch);
+        return 2;
+    }
     if (n_head <= 0 || n_head_kv <= 0 || n_embd % n_head || n_head % n_head_kv ||
         (n_embd / n_head) % 2 || n_vocab < 3 || n_layer < 1) {
         fprintf(stderr, "make_tiny_llama: bad shape (n_embd %% n_head, n_head %% n_head_kv, even head dim)\n");
         return 2;
     }
-    long hd = n_embd / n_head;
+    /* Only qwen3 files say their head dim (attention.key_length): llama.cpp's
+     * llama and qwen2 graphs take n_embd / n_head. */
+    if (head_dim && (head_dim % 2 || (!is_qwen3 && head_dim != n_embd / n_head))) {
+        fprintf(stderr, "make_tiny_llama: --head-dim must be even, and n_embd / n_head unless --arch qwen3\n");
+        return 2;
+    }
+    if (rope_scaling && (strcmp(rope_scaling, "yarn") || rope_scaling_factor <= 1.0 || rope_orig_ctx <= 0)) {
+        fprintf(stderr, "make_tiny_llama: --rope-scaling yarn needs --rope-scaling-factor > 1 and --rope-orig-ctx\n");
+        return 2;
+    }
+    long hd = head_dim ? head_dim : n_embd / n_head;
     rng_state = seed * 0x9E3779B97F4A7C15ULL + 0x1234567ULL;
     if (!rng_state) rng_state = 1;
     for (int i = 0; i < 8; i++) rng_next();
 
     ts_gguf_writer *w = ts_gguf_writer_new();
     if (!w) die("writer_new", TS_ERR_NOMEM);
-    ts_gguf_writer_set_str(w, "general.architecture", "llama");
-    char name[128];
-    snprintf(name, sizeof name, "tiny-llama-L%ld-E%ld-H%ld-KV%ld-FF%ld-V%ld-%s%s", n_layer, n_embd,
+    ts_gguf_writer_set_str(w, "general.architecture", arch);
+    char name[160];
+    snprintf(name, sizeof name, "tiny-%s-L%ld-E%ld-H%ld-KV%ld-FF%ld-V%ld-%s%s", arch, n_layer, n_embd,
              n_head, n_head_kv, n_ff, n_vocab, tname, tied ? "-tied" : "");
+    if (head_dim) snprintf(name + strlen(name), sizeof name - strlen(name), "-HD%ld", hd);
+    if (rope_scaling) snprintf(name + strlen(name), sizeof name - strlen(name), "-%s", rope_scaling);
     ts_gguf_writer_set_str(w, "general.name", name);
     ts_gguf_writer_set_u32(w, "general.file_type",
                            type == TS_TYPE_F32 ? 0 : type == TS_TYPE_F16 ? 1 : type == TS_TYPE_Q4_0 ? 2
                            : type == TS_TYPE_Q4_1 ? 3 : 7);
-    ts_gguf_writer_set_u32(w, "llama.context_length", (uint32_t)n_ctx);
-    ts_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)n_embd);
-    ts_gguf_writer_set_u32(w, "llama.block_count", (uint32_t)n_layer);
-    ts_gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)n_ff);
-    ts_gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)n_head);
-    ts_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)n_head_kv);
-    ts_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)hd);
-    ts_gguf_writer_set_f32(w, "llama.rope.freq_base", (float)rope_base);
-    ts_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", (float)rms_eps);
-    ts_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)n_vocab);
+    char key[96];
+#define K(s) (snprintf(key, sizeof key, "%s." s, arch), key)
+    ts_gguf_writer_set_u32(w, K("context_length"), (uint32_t)n_ctx);
+    ts_gguf_writer_set_u32(w, K("embedding_length"), (uint32_t)n_embd);
+    ts_gguf_writer_set_u32(w, K("block_count"), (uint32_t)n_layer);
+    ts_gguf_writer_set_u32(w, K("feed_forward_length"), (uint32_t)n_ff);
+    ts_gguf_writer_set_u32(w, K("attention.head_count"), (uint32_t)n_head);
+    ts_gguf_writer_set_u32(w, K("attention.head_count_kv"), (uint32_t)n_head_kv);
+    if (is_qwen3) {
+        /* as convert_hf_to_gguf writes Qwen3: the head dim, no rope.dimension_count */
+        ts_gguf_writer_set_u32(w, K("attention.key_length"), (uint32_t)hd);
+        ts_gguf_writer_set_u32(w, K("attention.value_length"), (uint32_t)hd);
+    }
+    /* llama files carry rope.dimension_count and vocab_size; Qwen2/Qwen3 files
+     * have neither (llama.cpp defaults n_rot to the head dim) */
+    if (is_llama) ts_gguf_writer_set_u32(w, K("rope.dimension_count"), (uint32_t)hd);
+    ts_gguf_writer_set_f32(w, K("rope.freq_base"), (float)rope_base);
+    if (rope_scaling) {
+        ts_gguf_writer_set_str(w, K("rope.scaling.type"), rope_scaling);
+        ts_gguf_writer_set_f32(w, K("rope.scaling.factor"), (float)rope_scaling_factor);
+        ts_gguf_writer_set_u32(w, K("rope.scaling.original_context_length"), (uint32_t)rope_orig_ctx);
+    }
+    ts_gguf_writer_set_f32(w, K("attention.layer_norm_rms_epsilon"), (float)rms_eps);
+    if (is_llama) ts_gguf_writer_set_u32(w, K("vocab_size"), (uint32_t)n_vocab);
+#undef K
 
     /* tokenizer */
     ts_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
@@ -211,7 +263,8 @@ int main(int argc, char **argv)
     ts_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", toks, 0);
     ts_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     ts_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    ts_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    /* Qwen files ask for no BOS (the tests feed ids, BOS included, directly) */
+    ts_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", is_llama);
 
     /* tensors, in this order (the random stream follows it) */
     const float a_e = sqrtf(3.0f / (float)n_embd);
@@ -225,7 +278,16 @@ int main(int argc, char **argv)
         add(w, T("attn_q.weight"), type, n_embd, n_head * hd, a_e, 0.0f);
         add(w, T("attn_k.weight"), type, n_embd, n_head_kv * hd, a_e, 0.0f);
         add(w, T("attn_v.weight"), type, n_embd, n_head_kv * hd, a_e, 0.0f);
+        if (is_qwen2) {
+            add(w, T("attn_q.bias"), TS_TYPE_F32, n_head * hd, 1, 0.5f, 0.0f);
+            add(w, T("attn_k.bias"), TS_TYPE_F32, n_head_kv * hd, 1, 0.5f, 0.0f);
+            add(w, T("attn_v.bias"), TS_TYPE_F32, n_head_kv * hd, 1, 0.5f, 0.0f);
+        }
         add(w, T("attn_output.weight"), type, n_head * hd, n_embd, a_o, 0.0f);
+        if (is_qwen3) {
+            add(w, T("attn_q_norm.weight"), TS_TYPE_F32, hd, 1, 0.1f, 1.0f);
+            add(w, T("attn_k_norm.weight"), TS_TYPE_F32, hd, 1, 0.1f, 1.0f);
+        }
         add(w, T("ffn_norm.weight"), TS_TYPE_F32, n_embd, 1, 0.1f, 1.0f);
         add(w, T("ffn_gate.weight"), type, n_embd, n_ff, a_e, 0.0f);
         add(w, T("ffn_up.weight"), type, n_embd, n_ff, a_e, 0.0f);
