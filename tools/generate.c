@@ -80,12 +80,12 @@ static gen_stop decode_failure(ts_status st) {
 
 /* ================================================================= loop */
 
-/* Sample, stream and decode tokens after the prompt; the logits of the
- * prompt's last token are current. */
+/* Sample, stream and decode tokens after the prompt, the first at position
+ * pos0; the logits of the prompt's last token (row `row` of the last batch)
+ * are current. */
 static void generate(ts_context *ctx, const ts_vocab *v, ts_sampler *s, ts_batch *b, stream *out,
-                     const gen_params *p, gen_result *r) {
+                     const gen_params *p, ts_pos pos0, int32_t row, gen_result *r) {
     const int32_t n_ctx = (int32_t)ts_context_n_ctx(ctx);
-    int32_t row = r->n_prompt - 1; /* logits row within the last batch */
     r->stop = GEN_STOP_LENGTH;
     for (int32_t i = 0; i < p->n_predict; i++) {
         if (p->stop && p->stop(p->stop_user)) {
@@ -98,13 +98,14 @@ static void generate(ts_context *ctx, const ts_vocab *v, ts_sampler *s, ts_batch
             r->stop = GEN_STOP_EOG;
             return;
         }
+        if (p->generated) p->generated[r->n_generated] = t;
         r->n_generated++;
         if (!stream_push(out, t)) {
             r->stop = GEN_STOP_OUTPUT;
             return;
         }
         if (i + 1 == p->n_predict) return; /* the last token needs no decode */
-        const ts_pos pos = r->n_prompt + i;
+        const ts_pos pos = pos0 + i;
         if (pos >= n_ctx) {
             r->stop = GEN_STOP_CONTEXT;
             return;
@@ -120,9 +121,10 @@ static void generate(ts_context *ctx, const ts_vocab *v, ts_sampler *s, ts_batch
 void gen_run(ts_context *ctx, const ts_vocab *v, ts_sampler *s, const ts_token *prompt,
              int32_t n_prompt, const gen_params *p, gen_result *r) {
     *r = (gen_result){.status = TS_OK}; /* n_prompt: set once the prompt is decoded */
+    const int32_t n_past = p->n_past, n_new = n_prompt - n_past;
     ts_batch b = {0};
     stream out = {0};
-    r->status = ts_batch_init(&b, n_prompt, 1);
+    r->status = ts_batch_init(&b, n_new, 1);
     if (r->status == TS_OK) r->status = stream_open(&out, v, prompt, n_prompt, p);
     if (r->status != TS_OK) {
         r->stop = GEN_STOP_OUTPUT;
@@ -130,15 +132,18 @@ void gen_run(ts_context *ctx, const ts_vocab *v, ts_sampler *s, const ts_token *
         ts_batch_free(&b);
         return;
     }
-    for (int32_t i = 0; i < n_prompt; i++) ts_sampler_accept(s, prompt[i]);
+    for (int32_t i = n_past; i < n_prompt; i++) ts_sampler_accept(s, prompt[i]);
 
+    ts_context_stats before, after;
+    ts_context_get_stats(ctx, &before);
     double t0 = now_seconds();
-    r->status = decode(ctx, &b, prompt, n_prompt, 0);
+    r->status = decode(ctx, &b, prompt + n_past, n_new, n_past);
     double t1 = now_seconds();
     r->prompt_seconds = t1 - t0;
     if (r->status == TS_OK) {
-        r->n_prompt = n_prompt;
-        generate(ctx, v, s, &b, &out, p, r);
+        ts_context_get_stats(ctx, &after);
+        r->n_prompt = (int32_t)(after.n_tokens - before.n_tokens);
+        generate(ctx, v, s, &b, &out, p, n_prompt, n_new - 1, r);
         r->generate_seconds = now_seconds() - t1;
     } else {
         r->stop = decode_failure(r->status);

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"tokenize", "show the token ids and pieces of a text", cmd_tokenize},
     {"template", "render a conversation with a model's chat template", cmd_template},
     {"run", "generate text with a model (a completion, or --chat)", cmd_run},
+    {"chat", "chat with a model, one message per line, history kept in the KV cache", cmd_chat},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -57,7 +58,7 @@ static void print_usage(FILE *f) {
           "  0  success\n"
           "  1  the input was bad or an operation failed (message on stderr)\n"
           "  2  usage error\n"
-          "  (run adds its own codes: see `tessera run --help`)\n",
+          "  (run and chat add their own codes: see `tessera run --help`)\n",
           f);
 }
 
