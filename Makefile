@@ -52,7 +52,7 @@ deps:
 check: deps
 	$(CMAKE) -S . -B build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_WERROR=ON
 	$(CMAKE) --build build-check -j$(JOBS)
-	cd build-check && ctest --output-on-failure -j$(JOBS)
+	cd build-check && ctest --output-on-failure -j$(JOBS) -LE model-large
 
 asan:
 	scripts/install-deps.sh

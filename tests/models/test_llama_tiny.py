@@ -10,11 +10,11 @@ and for determinism: the logits are bitwise identical whatever the thread
 count, the decode-call split and the micro-batch size (the engine's
 batch-invariance contract, tessera/engine.h).
 
-Logits come from logits_tool (env TS_LOGITS_TOOL, set by CTest). The figures
+Logits come from logits_tool (env TS_LOGITS_TOOL, set by CTest; helpers in
+logits_util.py, shared with test_qwen_tiny.py). The figures
 are printed (pytest -s, or ctest -V) so that a change of kernels shows how
 far it moved.
 """
-import os
 import pathlib
 import subprocess
 import sys
@@ -24,6 +24,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import llama_ref as R  # noqa: E402
+import logits_util as U  # noqa: E402
 
 TINY = R.DATA / "tiny"
 
@@ -89,69 +90,11 @@ VS_FLOAT64 = {
 
 # ---------------------------------------------------------------- helpers
 
-def tool():
-    path = os.environ.get("TS_LOGITS_TOOL")
-    if not path:
-        pytest.fail("TS_LOGITS_TOOL is not set (run through ctest, or point it at logits_tool)")
-    return path
-
-
-_RUNS = {}
-
-
-def tessera(name, *args):
-    """Tessera's (n, V) float32 logits of the model's committed ids."""
-    key = (name, args)
-    if key not in _RUNS:
-        ids = DATA_Z[f"{name}.ids"]
-        tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
-        stem = f"ts-llama-tiny-{os.getpid()}-{name}-{len(_RUNS)}"
-        ids_path, out_path = tmp / f"{stem}.i32", tmp / f"{stem}.f32"
-        ids.astype("<i4").tofile(ids_path)
-        try:
-            r = subprocess.run([tool(), str(TINY / f"{name}.gguf"), "--ids", str(ids_path),
-                                "--out", str(out_path), *args], capture_output=True, text=True)
-            assert r.returncode == 0, f"logits_tool {name} {args}: {r.stderr.strip()}"
-            raw = out_path.read_bytes()
-        finally:
-            ids_path.unlink(missing_ok=True)
-            out_path.unlink(missing_ok=True)
-        v = DATA_Z[f"{name}.logits"].shape[1]
-        assert len(raw) == 4 * len(ids) * v, f"{name}: {len(raw)} bytes of logits"
-        _RUNS[key] = np.frombuffer(raw, dtype="<f4").reshape(len(ids), v)
-    return _RUNS[key]
-
-
-_MODELS = {}
-_REFS = {}
-
-
-def reference(name, **kw):
-    """llama_ref's float64 logits (cached)."""
-    key = (name, tuple(sorted(kw.items())))
-    if key not in _REFS:
-        if name not in _MODELS:
-            _MODELS[name] = R.LlamaModel(TINY / f"{name}.gguf")
-        _REFS[key] = R.forward(_MODELS[name], DATA_Z[f"{name}.ids"], **kw)
-    return _REFS[key]
-
-
-DATA_Z = np.load(TINY / "logits.npz")
-
-
-def compare(label, got, want, bound, excuse_gap=0.0):
-    """Max |Δ| within bound; top-1 equal except where want's top-2 gap < excuse_gap."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    d = np.abs(got - want)
-    differ = np.flatnonzero(got.argmax(-1) != want.argmax(-1))
-    gap = R.top2_gap(want)
-    excused = [int(i) for i in differ if gap[i] < excuse_gap]
-    print(f"{label}: max|Δ| {d.max():.3e} (bound {bound:.2g}), mean|Δ| {d.mean():.3e}, "
-          f"max KL {R.kl(want, got).max():.2e}, top-1 {len(want) - len(differ)}/{len(want)}"
-          + (f", excused (gap < {excuse_gap:g}) at {excused}" if excused else ""))
-    assert d.max() <= bound, f"{label}: max |Δlogit| {d.max():.3e} > {bound:.2g}"
-    bad = [(int(i), float(gap[i])) for i in differ if gap[i] >= excuse_gap]
-    assert not bad, f"{label}: top-1 differs at (position, reference top-2 gap) {bad}"
+TINY_SET = U.TinySet(TINY)
+DATA_Z = TINY_SET.z
+tessera = TINY_SET.tessera
+reference = TINY_SET.reference
+compare = U.compare
 
 
 # ------------------------------------------------------------------ tests
@@ -183,26 +126,12 @@ def test_references_agree():
                 VS_LLAMACPP[name])
 
 
-SPLITS = {
-    "2 threads": ("--threads", "2"),
-    "token by token": ("--threads", "1", "--mode", "single"),
-    "calls of 7": ("--threads", "1", "--mode", "chunks:7"),
-    "micro-batches of 5": ("--threads", "1", "--ubatch", "5"),
-    "calls of 7, micro-batches of 3, 2 threads": ("--threads", "2", "--mode", "chunks:7",
-                                                  "--ubatch", "3"),
-}
-
-
 @pytest.mark.parametrize("kv", ["f16", "f32"])
 @pytest.mark.parametrize("name", R.TINY_MODELS)
 def test_deterministic(name, kv):
-    """Bitwise: one batch on one thread == every other split / thread count."""
-    base = tessera(name, "--threads", "1", "--kv", kv)
-    for label, args in SPLITS.items():
-        got = tessera(name, *args, "--kv", kv)
-        assert got.tobytes() == base.tobytes(), (
-            f"{name} {kv}: {label} differs from one batch on one thread at "
-            f"{np.argwhere(got != base)[:5].tolist()} (max |Δ| {np.abs(got - base).max():.3e})")
+    """Bitwise: one batch on one thread == every other split / thread count
+    (logits_util.SPLITS)."""
+    U.check_deterministic(TINY_SET, name, kv)
 
 
 @pytest.mark.parametrize("case", ["missing model", "not a model", "bad mode", "id out of range",
@@ -222,7 +151,7 @@ def test_tool_errors(case, tmp_path):
     }[case]
     np.array([1, 64], dtype="<i4").tofile(tmp_path / "big.i32")  # n_vocab is 64
     (tmp_path / "empty.i32").write_bytes(b"")
-    r = subprocess.run([tool(), *args], capture_output=True, text=True)
+    r = subprocess.run([U.tool(), *args], capture_output=True, text=True)
     assert r.returncode != 0
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("logits_tool: "), r.stderr
