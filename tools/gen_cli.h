@@ -28,6 +28,20 @@ enum {
 #define GEN_DEFAULT_N_CTX      4096
 #define GEN_MAX_N_CTX          (1 << 24) /* the engine's limit on KV cells */
 
+/* --help lines of the options gen_cli parses for both commands (threads and
+ * sampling), so that run and chat describe them the same way. */
+#define GEN_COMMON_OPTIONS_HELP                                                        \
+    "  -t, --threads T         CPU threads (default: one per core)\n"                  \
+    "  --temp T                temperature; 0: greedy (default 0.8)\n"                 \
+    "  --top-k K               keep the K most likely tokens; 0: off (default 40)\n"   \
+    "  --top-p P               keep the smallest set with mass >= P; 1: off (0.95)\n"  \
+    "  --min-p P               drop tokens below P x the best one's; 0: off (0.05)\n"  \
+    "  --seed S                random seed, 0 .. 2^64-1 (default 24301)\n"            \
+    "  --repeat-penalty R      penalize repeated tokens; 1: off (default 1)\n"        \
+    "  --repeat-last-n N       tokens the penalties look back on (default 64)\n"      \
+    "  --presence-penalty P    subtract P once per seen token (default 0)\n"          \
+    "  --frequency-penalty F   subtract F per occurrence (default 0)\n"
+
 /* ------------------------------------------------------------- options */
 
 /* The options both commands take. */

@@ -3,7 +3,8 @@ tiny models' data (llama.cpp's committed logits, Tessera's and llama_ref's
 logits, both cached), the comparison that prints and asserts, and the
 decode splits that must give bitwise the same logits.
 
-Used by test_llama_tiny.py, test_qwen_tiny.py and test_qwen_coder.py.
+Used by test_llama_tiny.py, test_qwen_tiny.py, test_qwen_coder.py and
+test_llama_smollm2.py.
 logits_tool's path comes from env TS_LOGITS_TOOL (set by CTest).
 """
 import os
@@ -125,13 +126,15 @@ def teacher_forcing(data, prompts, runs, gap_excuse):
     data: the reference npz (NAME.top_ids / top_logits (n, 32), NAME.row_pos /
     rows: full rows); runs[NAME]: Tessera's "top32" (its logits at the
     reference's top-32 ids), "argmax" (n) and "rows" (at row_pos), and
-    optionally "seconds". Top-1 differences are listed with the reference's
-    top-1 − top-2 gap; those at a gap >= gap_excuse are failures.
+    optionally "seconds" (the table has a time column where any run has it).
+    Top-1 differences are listed with the reference's top-1 − top-2 gap;
+    those at a gap >= gap_excuse are failures.
     Returns a dict: failures (messages), n_differ, n_total, max_d, mean_d
     (|Δlogit| over the top 32), per_position (NAME → (n) max |Δlogit| over the
     top 32 at each position), max_kl, mean_kl (full rows)."""
+    timed = any("seconds" in runs[p["name"]] for p in prompts)
     print(f"\n{'prompt':14} {'n':>4} {'max|Δ|':>7} {'mean|Δ|':>8} {'max KL':>8} {'top-1':>9} "
-          f"{'time':>7}  top-1 differs at position (reference top-2 gap)")
+          + (f"{'time':>7} " if timed else "") + " top-1 differs at position (reference top-2 gap)")
     all_d, kls, failures, n_differ, n_total, seconds, per_position = [], [], [], 0, 0, 0.0, {}
     for p in prompts:
         name = p["name"]
@@ -151,14 +154,14 @@ def teacher_forcing(data, prompts, runs, gap_excuse):
         listed = ", ".join(f"{i} ({gap[i]:.3f})" for i in differ)
         kl_col = f"{row_kl.max():8.4f}" if len(row_kl) else f"{'-':>8}"
         print(f"{name:14} {len(gap):4} {d.max():7.3f} {d.mean():8.3f} {kl_col} "
-              f"{len(gap) - len(differ):4}/{len(gap):<4} {got.get('seconds', 0.0):6.0f}s  "
-              f"{listed or '-'}")
+              f"{len(gap) - len(differ):4}/{len(gap):<4} "
+              + (f"{got.get('seconds', 0.0):6.0f}s " if timed else "") + f" {listed or '-'}")
         failures += [f"{name} position {i}: top-1 {got['argmax'][i]} vs reference {ref_ids[i, 0]}, "
                      f"gap {gap[i]:.3f} >= {gap_excuse}" for i in differ if gap[i] >= gap_excuse]
     d = np.concatenate(all_d)
     print(f"{'all':14} {n_total:4} {d.max():7.3f} {d.mean():8.3f} {max(kls):8.4f} "
-          f"{n_total - n_differ:4}/{n_total:<4} {seconds:6.0f}s  mean KL {np.mean(kls):.4f} over "
-          f"{len(kls)} full rows")
+          f"{n_total - n_differ:4}/{n_total:<4} " + (f"{seconds:6.0f}s " if timed else "")
+          + f" mean KL {np.mean(kls):.4f} over {len(kls)} full rows")
     return {"failures": failures, "n_differ": n_differ, "n_total": n_total, "max_d": d.max(),
             "mean_d": d.mean(), "per_position": per_position, "max_kl": max(kls),
             "mean_kl": float(np.mean(kls))}
