@@ -276,7 +276,15 @@ static int generate_text(session *s, const run_opts *o) {
     gen_sigint_catch(true); /* writes to stdout are not cut short */
     gen_run(s->ctx, s->m.vocab, s->sampler, s->ids, s->n_ids, &gp, &r);
     gen_sigint_default();
-    if (out.tty && out.last != '\n') gen_out_write("\n", 1, &out);
+    // end the text's line before the figures: on stdout only for a terminal
+    // (a file or pipe gets exactly the model's text), else on stderr, so
+    // that a log holding both still reads line by line
+    if (out.last != '\n') {
+        if (out.tty)
+            gen_out_write("\n", 1, &out);
+        else
+            fputc('\n', stderr);
+    }
     print_stats(s, o, &r);
     switch (r.stop) {
     case GEN_STOP_INTERRUPT:
