@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include <math.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +96,20 @@ ts_gguf_writer *ts_test_tiny_model(int n_tensors) {
             abort();
     }
     return w;
+}
+
+/* ---------------------------------------------------------------- random */
+
+uint64_t ts_test_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+double ts_test_rng_uniform(uint64_t *s) { return (double)(ts_test_rng_next(s) >> 11) * 0x1p-53; }
+
+double ts_test_rng_normal(uint64_t *s) {
+    double u1 = ts_test_rng_uniform(s), u2 = ts_test_rng_uniform(s);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
 }

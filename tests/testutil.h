@@ -23,4 +23,11 @@ ts_gguf_writer *ts_test_tiny_model(int n_tensors);
 /* The bytes of tensor i of the tiny model ("blk.<i>.weight"). */
 const uint8_t *ts_test_tiny_data(int i);
 
+/* Seeded random numbers, the same sequence on every platform: splitmix64
+ * on the state *s, a uniform double in [0, 1) from its top 53 bits, and a
+ * standard normal by Box–Muller: sqrt(-2 ln(1 - u1)) · cos(2π u2). */
+uint64_t ts_test_rng_next(uint64_t *s);
+double ts_test_rng_uniform(uint64_t *s);
+double ts_test_rng_normal(uint64_t *s);
+
 #endif /* TS_TESTUTIL_H */

@@ -70,7 +70,6 @@ typedef struct ts_node {
     struct ts_node *src[TS_MAX_SRC];
     _Alignas(8) unsigned char params[TS_MAX_OP_PARAMS]; /* op parameters, see below */
     size_t offset; /* in the arena, for nodes that own arena memory */
-    int32_t n_uses; /* consumers recorded so far (for planning) */
 } ts_node;
 
 /* ------------------------------------------------------------ parameters */

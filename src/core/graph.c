@@ -110,10 +110,7 @@ static ts_node *new_node(ts_graph *g, ts_op op, ts_type type, int n_dims, const 
     return n;
 }
 
-static void set_src(ts_node *n, int i, ts_node *s) {
-    n->src[i] = s;
-    if (s) s->n_uses++;
-}
+static void set_src(ts_node *n, int i, ts_node *s) { n->src[i] = s; }
 
 /* Same shape as a, F32 result of op on a (and b). */
 static ts_node *unary_like(ts_graph *g, ts_op op, ts_node *a) {

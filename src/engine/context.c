@@ -52,8 +52,8 @@ static ts_status alloc_kv(ts_context *ctx) {
     if (!ctx->k_cache || !ctx->v_cache) return ts_error(TS_ERR_NOMEM, "no memory for the KV cache");
     size_t k_bytes = (size_t)ne[0] * (size_t)ne[1] * ts_type_get(ctx->params.type_k)->type_size;
     size_t v_bytes = (size_t)ne[0] * (size_t)ne[1] * ts_type_get(ctx->params.type_v)->type_size;
-    ctx->kv_bytes = (k_bytes + v_bytes) * (size_t)hp->n_layer;
-    ts_status st = ts_backend_buffer_alloc(ctx->backend, ctx->kv_bytes, &ctx->kv_buf);
+    ctx->stats.kv_bytes = (k_bytes + v_bytes) * (size_t)hp->n_layer;
+    ts_status st = ts_backend_buffer_alloc(ctx->backend, ctx->stats.kv_bytes, &ctx->kv_buf);
     if (st != TS_OK) return st;
     char *p = ctx->kv_buf;
     for (int il = 0; il < hp->n_layer; il++) {
@@ -96,7 +96,7 @@ static ts_status reserve_arena(ts_context *ctx) {
     ts_status st = ts_graph_new(ctx->model->arch->max_nodes(ctx->model) + 16, &ctx->graph);
     if (st != TS_OK) return st;
     ts_engine_build_graph(ctx, u, ctx->n_outputs_max, (int32_t)ctx->params.n_ctx);
-    ts_graph_plan(ctx->graph, &ctx->arena_bytes);
+    ts_graph_plan(ctx->graph, &ctx->stats.arena_bytes);
     const int32_t n = ts_graph_n_nodes(ctx->graph);
     ctx->plan_offsets = malloc((size_t)n * sizeof *ctx->plan_offsets);
     ctx->plan_bytes = malloc((size_t)n * sizeof *ctx->plan_bytes);
@@ -109,7 +109,8 @@ static ts_status reserve_arena(ts_context *ctx) {
     ctx->plan_n_nodes = n;
     st = ts_backend_graph_reserve(ctx->backend, ctx->graph);
     if (st != TS_OK) return st;
-    return ts_backend_buffer_alloc(ctx->backend, ctx->arena_bytes ? ctx->arena_bytes : 64, &ctx->arena);
+    const size_t bytes = ctx->stats.arena_bytes;
+    return ts_backend_buffer_alloc(ctx->backend, bytes ? bytes : 64, &ctx->arena);
 }
 
 ts_status ts_context_new(const ts_model *m, const ts_context_params *p, ts_context **out) {
@@ -127,8 +128,6 @@ ts_status ts_context_new(const ts_model *m, const ts_context_params *p, ts_conte
         ts_context_free(ctx);
         return st;
     }
-    ctx->stats.kv_bytes = ctx->kv_bytes;
-    ctx->stats.arena_bytes = ctx->arena_bytes;
     *out = ctx;
     return TS_OK;
 }

@@ -25,8 +25,7 @@ struct ts_context {
     ts_backend *backend;
     ts_kv_cells cells;
 
-    void *kv_buf;             /* backend memory: every layer's K then V */
-    size_t kv_bytes;
+    void *kv_buf;             /* backend memory (stats.kv_bytes): every layer's K then V */
     ts_tensor *k_cache;       /* (n_layer) of (g·k, c) */
     ts_tensor *v_cache;       /* (n_layer) of (g·k, c) */
 
@@ -34,8 +33,7 @@ struct ts_context {
     ts_graph *graph;
     ts_batch_inputs inputs;   /* input nodes of the current graph */
     ts_node *out_logits;      /* (V, o) of the current graph */
-    void *arena;              /* backend memory for the worst micro-batch */
-    size_t arena_bytes;
+    void *arena;              /* backend memory for the worst micro-batch (stats.arena_bytes) */
     int32_t plan_n_nodes;     /* the worst-case plan, reused by every graph */
     size_t *plan_offsets;     /* (plan_n_nodes) */
     size_t *plan_bytes;       /* (plan_n_nodes) bytes each node may use */

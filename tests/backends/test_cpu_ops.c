@@ -32,6 +32,7 @@
 #include "tessera/backend.h"
 #include "tessera/graph.h"
 #include "tessera/quant.h"
+#include "testutil.h"
 
 #define FLT_REL  0x1p-24 /* relative rounding of one float operation */
 #define HALF_REL 0x1p-11 /* relative rounding to F16 (normal range) */
@@ -42,18 +43,8 @@ static ts_backend *be1, *be2; /* 1 and 2 threads */
 
 static uint64_t rng_state;
 
-static uint64_t next_u64(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double uniform(void) { return (double)(next_u64() >> 11) * 0x1p-53; } /* [0, 1) */
-
-static double normal(void) { /* Box–Muller */
-    return sqrt(-2.0 * log(1.0 - uniform())) * cos(6.283185307179586 * uniform());
-}
+/* the shared generator on this file's state (testutil.h) */
+static double normal(void) { return ts_test_rng_normal(&rng_state); }
 
 static float *randn(int64_t count, double scale) {
     float *x = malloc((size_t)count * sizeof *x);

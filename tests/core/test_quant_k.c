@@ -18,21 +18,14 @@
 #include <string.h>
 
 #include "core/quant-impl.h"
+#include "testutil.h"
 
 #define MAX_N (3 * QK_K)
 
 /* ------------------------------------------------------------ inputs */
 
-/* splitmix64: a fixed sequence per seed on every platform. */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-/* uniform in (0, 1) */
-static double rng_unit(uint64_t *s) { return ((rng_next(s) >> 11) + 0.5) * 0x1p-53; }
+/* uniform in (0, 1), from the shared splitmix64 (testutil.h) */
+static double rng_unit(uint64_t *s) { return ((ts_test_rng_next(s) >> 11) + 0.5) * 0x1p-53; }
 
 /* standard normal (Box–Muller) */
 static double rng_normal(uint64_t *s) {

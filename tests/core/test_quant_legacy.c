@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/quant-impl.h"
+#include "testutil.h"
 
 #define QK        32
 #define MAX_N     256
@@ -37,18 +38,10 @@ static const int8_t iq4nl_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10
 
 static uint64_t rng_state;
 
-static uint64_t next_u64(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double uniform(void) { return (double)(next_u64() >> 11) * 0x1p-53; } /* [0, 1) */
-
-static double normal(void) { /* Box–Muller */
-    return sqrt(-2.0 * log(1.0 - uniform())) * cos(6.283185307179586 * uniform());
-}
+/* the shared generator on this file's state (testutil.h) */
+static uint64_t next_u64(void) { return ts_test_rng_next(&rng_state); }
+static double uniform(void) { return ts_test_rng_uniform(&rng_state); }
+static double normal(void) { return ts_test_rng_normal(&rng_state); }
 
 enum { ROW_NORMAL, ROW_UNIFORM, ROW_SHIFTED, ROW_OUTLIER, ROW_NEGATIVE, ROW_KINDS };
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "tessera/sampling.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -492,12 +493,6 @@ static void test_history_window(void **state) {
 
 /* ------------------------------------------------------ the random stream */
 
-static uint64_t ref_splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static uint64_t ref_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -517,7 +512,7 @@ static uint64_t ref_xoshiro(uint64_t s[4]) {
 static void test_stream_reference(void **state) {
     (void)state;
     uint64_t x = 0;
-    assert_true(ref_splitmix64(&x) == 0xe220a8397b1dcdafull); /* published first output */
+    assert_true(ts_test_rng_next(&x) == 0xe220a8397b1dcdafull); /* published first output */
 
     enum { V = 1024 };
     static float flat[V];
@@ -525,7 +520,7 @@ static void test_stream_reference(void **state) {
     p.seed = 12345;
     ts_sampler *s = make(&p, V);
     uint64_t st[4], sd = p.seed;
-    for (int i = 0; i < 4; i++) st[i] = ref_splitmix64(&sd);
+    for (int i = 0; i < 4; i++) st[i] = ts_test_rng_next(&sd);
     for (int i = 0; i < 1000; i++) {
         ts_token want = (ts_token)(ref_xoshiro(st) >> 54);
         assert_int_equal(ts_sampler_sample(s, flat), want);
@@ -550,7 +545,7 @@ static void test_draw_inverse_cdf(void **state) {
     p.seed = 777;
     ts_sampler *s = make(&p, V);
     uint64_t st[4], sd = p.seed;
-    for (int i = 0; i < 4; i++) st[i] = ref_splitmix64(&sd);
+    for (int i = 0; i < 4; i++) st[i] = ts_test_rng_next(&sd);
     for (int n = 0; n < DRAWS; n++) {
         const double target = (double)(ref_xoshiro(st) >> 11) * 0x1.0p-53 * z;
         double cum = 0.0;
