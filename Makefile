@@ -6,7 +6,7 @@
 #   make asan     AddressSanitizer + UndefinedBehaviorSanitizer build (clang),
 #                 running the fast tests and the fuzz corpora
 #   make fuzz     libFuzzer targets (clang); `make fuzz FUZZ_TIME=600
-#                 FUZZ_TARGET=gguf|tokenizer|template` fuzzes one for that many
+#                 FUZZ_TARGET=gguf|tokenizer|template|model` fuzzes one for that many
 #                 seconds from a scratch copy of its seed corpus
 #   make bench    release build, then the micro-benchmarks (bench/README.md);
 #                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one,
@@ -68,18 +68,19 @@ FUZZ_TARGET ?= gguf
 FUZZ_SEEDS_gguf = tests/corpus/gguf/valid
 FUZZ_SEEDS_tokenizer = tests/corpus/tokenizer/seed
 FUZZ_SEEDS_template = tests/corpus/template/seed
+FUZZ_SEEDS_model = tests/corpus/model/seed
 
 fuzz:
 	scripts/install-deps.sh
 	CC=clang $(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON -DTS_FUZZ=ON
-	$(CMAKE) --build build-asan -j$(JOBS) --target fuzz_gguf fuzz_tokenizer fuzz_template
+	$(CMAKE) --build build-asan -j$(JOBS) --target fuzz_gguf fuzz_tokenizer fuzz_template fuzz_model
 	@if [ "$(FUZZ_TIME)" -gt 0 ]; then \
 	  dir=build-asan/fuzz-corpus/$(FUZZ_TARGET); mkdir -p $$dir && cp -rn $(FUZZ_SEEDS_$(FUZZ_TARGET))/. $$dir/; \
 	  dict=tests/fuzz/$(FUZZ_TARGET).dict; [ -f $$dict ] && dictarg=-dict=$$dict; \
 	  build-asan/tests/fuzz/fuzz_$(FUZZ_TARGET) $$dictarg -max_total_time=$(FUZZ_TIME) \
 	    -print_final_stats=1 $$dir; \
 	else echo "fuzz targets built in build-asan/tests/fuzz; run one with" \
-	  "make fuzz FUZZ_TARGET=gguf|tokenizer|template FUZZ_TIME=SECONDS"; fi
+	  "make fuzz FUZZ_TARGET=gguf|tokenizer|template|model FUZZ_TIME=SECONDS"; fi
 
 BENCH ?= quants tokenizer
 
