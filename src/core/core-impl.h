@@ -60,6 +60,59 @@ static inline uint64_t ts_hash_bytes(const char *s, size_t n) {
     return h;
 }
 
+/* ------------------------------------------------------------------ heap */
+
+/* TS_HEAP_DEFINE(name, T, before) defines a binary heap of T with
+ *   ts_status name_push(name *h, T item, const char *what);
+ *   T name_pop(name *h);        (the heap must not be empty)
+ *   void name_free(name *h);
+ * (static inline)
+ * where before(const T *a, const T *b) is true when a comes out first. A
+ * macro rather than a void* heap: the comparison is inlined on the
+ * tokenizers' hot path. Zero-initialize the heap; push grows it (doubling;
+ * TS_ERR_NOMEM with a message naming `what`). */
+#define TS_HEAP_DEFINE(name, T, before)                                                   \
+    typedef struct name {                                                                 \
+        T *items;                                                                         \
+        size_t n, cap;                                                                    \
+    } name;                                                                               \
+    static inline ts_status name##_push(name *h, T item, const char *what) {                     \
+        if (h->n == h->cap) {                                                             \
+            size_t cap = h->cap ? h->cap * 2 : 64;                                        \
+            if (cap > SIZE_MAX / 2 / sizeof(T))                                           \
+                return ts_error(TS_ERR_NOMEM, "%s: queue too long", what);                \
+            T *p = realloc(h->items, cap * sizeof(T));                                    \
+            if (!p) return ts_error(TS_ERR_NOMEM, "%s: out of memory (queue of %zu)", what, cap); \
+            h->items = p, h->cap = cap;                                                   \
+        }                                                                                 \
+        size_t i = h->n++;                                                                \
+        while (i > 0 && before(&item, &h->items[(i - 1) / 2])) { /* sift up */            \
+            h->items[i] = h->items[(i - 1) / 2];                                          \
+            i = (i - 1) / 2;                                                              \
+        }                                                                                 \
+        h->items[i] = item;                                                               \
+        return TS_OK;                                                                     \
+    }                                                                                     \
+    static inline T name##_pop(name *h) {                                                        \
+        TS_ASSERT(h->n > 0);                                                              \
+        T top = h->items[0], last = h->items[--h->n];                                     \
+        size_t i = 0, n = h->n;                                                           \
+        for (;;) { /* sift down */                                                        \
+            size_t c = 2 * i + 1;                                                         \
+            if (c >= n) break;                                                            \
+            if (c + 1 < n && before(&h->items[c + 1], &h->items[c])) c++;                 \
+            if (!before(&h->items[c], &last)) break;                                      \
+            h->items[i] = h->items[c];                                                    \
+            i = c;                                                                        \
+        }                                                                                 \
+        if (n > 0) h->items[i] = last;                                                    \
+        return top;                                                                       \
+    }                                                                                     \
+    static inline void name##_free(name *h) {                                                    \
+        free(h->items);                                                                   \
+        *h = (name){0};                                                                   \
+    }
+
 /* --------------------------------------------------------------- strmap */
 
 /* Open-addressing map from NUL-terminated keys (borrowed; they must outlive

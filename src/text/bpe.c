@@ -134,14 +134,19 @@ typedef struct bpe_pair {
     size_t n_left, n_right; /* the symbols' lengths when queued */
 } bpe_pair;
 
+static bool pair_before(const bpe_pair *a, const bpe_pair *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+
+TS_HEAP_DEFINE(bpe_queue, bpe_pair, pair_before)
+
 typedef struct bpe_session {
     const ts_vocab *v;
     ts_tokbuf *out;
     const unsigned char *word;
     bpe_sym *sym; /* (w) */
     size_t cap_sym;
-    bpe_pair *heap; /* min-heap by (rank, left) */
-    size_t n_heap, cap_heap;
+    bpe_queue heap; /* first by (rank, left) */
     char *mapped; /* the word's mapped text (ignore_merges) */
     size_t cap_mapped;
 } bpe_session;
@@ -159,37 +164,6 @@ static ts_status grow(void **p, size_t *cap, size_t need, size_t elem) {
     return TS_OK;
 }
 
-static bool pair_before(const bpe_pair *a, const bpe_pair *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static ts_status heap_push(bpe_session *s, bpe_pair p) {
-    ts_status st = grow((void **)&s->heap, &s->cap_heap, s->n_heap + 1, sizeof *s->heap);
-    if (st != TS_OK) return st;
-    size_t i = s->n_heap++;
-    while (i > 0 && pair_before(&p, &s->heap[(i - 1) / 2])) {
-        s->heap[i] = s->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    s->heap[i] = p;
-    return TS_OK;
-}
-
-static bpe_pair heap_pop(bpe_session *s) {
-    bpe_pair top = s->heap[0], last = s->heap[--s->n_heap];
-    size_t i = 0, n = s->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_before(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!pair_before(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n > 0) s->heap[i] = last;
-    return top;
-}
-
 /* Queue (left, right) when the vocabulary merges their tokens. */
 static ts_status try_pair(bpe_session *s, int64_t left, int64_t right) {
     if (left < 0 || right < 0) return TS_OK;
@@ -197,15 +171,16 @@ static ts_status try_pair(bpe_session *s, int64_t left, int64_t right) {
     if (l->id == TS_TOKEN_NULL || r->id == TS_TOKEN_NULL) return TS_OK;
     const ts_bpe_merge *e = merge_slot(s->v, l->id, r->id);
     if (e->left == TS_TOKEN_NULL) return TS_OK;
-    return heap_push(s, (bpe_pair){e->rank, e->result, left, right, l->n, r->n});
+    const bpe_pair p = {e->rank, e->result, left, right, l->n, r->n};
+    return bpe_queue_push(&s->heap, p, "bpe");
 }
 
 static ts_status merge_all(bpe_session *s, size_t w) {
     ts_status st = TS_OK;
-    s->n_heap = 0;
+    s->heap.n = 0;
     for (size_t i = 1; i < w && st == TS_OK; i++) st = try_pair(s, (int64_t)i - 1, (int64_t)i);
-    while (st == TS_OK && s->n_heap > 0) {
-        bpe_pair p = heap_pop(s);
+    while (st == TS_OK && s->heap.n > 0) {
+        bpe_pair p = bpe_queue_pop(&s->heap);
         bpe_sym *l = &s->sym[p.left], *r = &s->sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n != p.n_left || r->n != p.n_right) continue; /* stale */
         l->n += r->n;
@@ -276,7 +251,7 @@ ts_status ts_bpe_tokenize(const ts_vocab *v, const char *text, size_t len, ts_to
     bpe_session s = {.v = v, .out = out};
     ts_status st = ts_pretok_split(v->pre, text, len, bpe_word, &s);
     free(s.sym);
-    free(s.heap);
+    bpe_queue_free(&s.heap);
     free(s.mapped);
     return st;
 }

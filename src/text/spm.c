@@ -46,13 +46,20 @@ typedef struct spm_pair {
     size_t size;         /* bytes of the pair when it was queued */
 } spm_pair;
 
+/* True when pair a is to be merged before pair b: higher score, then the
+ * leftmost (llama.cpp's llm_bigram_spm::comparator, reversed). */
+static bool pair_before(const spm_pair *a, const spm_pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+TS_HEAP_DEFINE(spm_queue, spm_pair, pair_before)
+
 typedef struct spm_session {
     const ts_vocab *v;
     const char *text; /* escaped span */
     spm_sym *sym;     /* (s) */
     int32_t n_sym;
-    spm_pair *heap; /* max-heap, see pair_before */
-    size_t n_heap, cap_heap;
+    spm_queue heap; /* see pair_before */
     ts_token byte_tok[256]; /* byte fallback, resolved lazily (-2: not yet) */
 } spm_session;
 
@@ -80,46 +87,6 @@ static ts_token byte_token(spm_session *s, unsigned char b) {
 
 /* ================================================================= queue */
 
-/* True when pair a is to be merged before pair b: higher score, then the
- * leftmost (llama.cpp's llm_bigram_spm::comparator, reversed). */
-static bool pair_before(const spm_pair *a, const spm_pair *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static ts_status heap_push(spm_session *s, spm_pair p) {
-    if (s->n_heap == s->cap_heap) {
-        size_t cap = s->cap_heap ? s->cap_heap * 2 : 256;
-        if (cap > SIZE_MAX / sizeof *s->heap) return ts_error(TS_ERR_NOMEM, "spm: queue too long");
-        spm_pair *h = realloc(s->heap, cap * sizeof *h);
-        if (!h) return ts_error(TS_ERR_NOMEM, "spm: out of memory (queue of %zu)", cap);
-        s->heap = h, s->cap_heap = cap;
-    }
-    size_t i = s->n_heap++;
-    while (i > 0) { /* sift up */
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&p, &s->heap[parent])) break;
-        s->heap[i] = s->heap[parent];
-        i = parent;
-    }
-    s->heap[i] = p;
-    return TS_OK;
-}
-
-static spm_pair heap_pop(spm_session *s) {
-    spm_pair top = s->heap[0], last = s->heap[--s->n_heap];
-    size_t i = 0, n = s->n_heap;
-    for (;;) { /* sift down */
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_before(&s->heap[c + 1], &s->heap[c])) c++;
-        if (!pair_before(&s->heap[c], &last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (n > 0) s->heap[i] = last;
-    return top;
-}
-
 /* Queue the pair (left, right) when their concatenation is a token. */
 static ts_status try_pair(spm_session *s, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return TS_OK;
@@ -129,7 +96,8 @@ static ts_status try_pair(spm_session *s, int32_t left, int32_t right) {
     if (size > (size_t)s->v->max_token_len) return TS_OK;
     ts_token id = ts_vocab_find(s->v, s->text + l->off, size);
     if (id == TS_TOKEN_NULL) return TS_OK;
-    return heap_push(s, (spm_pair){s->v->score[id], left, right, size});
+    const spm_pair p = {s->v->score[id], left, right, size};
+    return spm_queue_push(&s->heap, p, "spm");
 }
 
 /* ================================================================ phases */
@@ -157,8 +125,8 @@ static ts_status split_symbols(spm_session *s, size_t len) {
 static ts_status merge_all(spm_session *s) {
     ts_status st = TS_OK;
     for (int32_t i = 1; i < s->n_sym && st == TS_OK; i++) st = try_pair(s, i - 1, i);
-    while (st == TS_OK && s->n_heap > 0) {
-        spm_pair p = heap_pop(s);
+    while (st == TS_OK && s->heap.n > 0) {
+        spm_pair p = spm_queue_pop(&s->heap);
         spm_sym *l = &s->sym[p.left], *r = &s->sym[p.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size) continue; /* stale */
         l->n += r->n;
@@ -234,7 +202,7 @@ ts_status ts_spm_tokenize(const ts_vocab *v, const char *text, size_t len, bool 
     if (st == TS_OK) st = merge_all(&s);
     if (st == TS_OK) st = emit_all(&s, out);
     free(s.sym);
-    free(s.heap);
+    spm_queue_free(&s.heap);
     free(esc);
     return st;
 }
