@@ -85,6 +85,15 @@ ts_status ts_backend_synchronize(ts_backend *be);
  * with ts_backend_free. TS_ERR_NOMEM / TS_ERR_INVALID_ARG on failure. */
 ts_status ts_backend_cpu_new(int n_threads, ts_backend **out);
 
+/* The instruction-set path the CPU kernels run: "scalar" (the reference),
+ * "avx2" or "avx512". Chosen once per process from CPUID, unless the
+ * environment variable TESSERA_CPU names one; every path computes bitwise
+ * the same results (docs/ARCHITECTURE.md, "Reduction order"). NULL when
+ * TESSERA_CPU names an unknown path or one this CPU lacks: then
+ * ts_backend_cpu_new fails with TS_ERR_UNSUPPORTED and a message saying
+ * why. Static string. */
+const char *ts_backend_cpu_path(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,44 @@ static inline float cpu_f16(uint16_t h) { return ts_cpu_f16_table[h]; }
  * float, summed in double in order. */
 float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n);
 
+/* ----------------------------------------------------------- ISA paths */
+
+/* out[j·out_rs + i] = w row i · x row j, for i < n_rows, j < n_tok: w rows
+ * of the weight type (stride w_rs bytes), x rows already converted to its
+ * activation type ts_type_dot_type (stride x_rs bytes), K elements each.
+ * Every path computes each element bitwise as the reference ts_vec_dot. */
+typedef struct cpu_gemm_args {
+    const uint8_t *w;
+    size_t w_rs;
+    const uint8_t *x;
+    size_t x_rs;
+    float *out;
+    size_t out_rs; /* floats */
+    int64_t K, n_rows, n_tok;
+} cpu_gemm_args;
+
+typedef void (*cpu_gemm_fn)(const cpu_gemm_args *a);
+
+/* One instruction-set path of the kernels (dispatch.c). */
+typedef struct cpu_path {
+    const char *name; /* "scalar", "avx2", "avx512": TESSERA_CPU's values */
+    /* The feature this CPU lacks for the path ("AVX-512 VNNI"), NULL when
+     * it runs here; NULL function: runs everywhere. */
+    const char *(*missing)(void);
+    /* By weight type; NULL: the reference (ts_vec_dot per element). */
+    cpu_gemm_fn gemm[TS_TYPE_COUNT];
+} cpu_path;
+
+extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
+
+/* The selected path (dispatch.c); NULL when TESSERA_CPU asks for one that
+ * cannot run (ts_cpu_path_check then gives the error). */
+const cpu_path *ts_cpu_path_get(void);
+ts_status ts_cpu_path_check(void);
+
+/* The reference: ts_vec_dot per element (any type with a dot product). */
+void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a);
+
 /* ------------------------------------------------------------- kernels */
 
 /* Work bytes a node needs: *shared once, *per_thread for each thread. */

@@ -225,6 +225,8 @@ static const ts_backend_iface cpu_iface = {
 
 ts_status ts_backend_cpu_new(int n_threads, ts_backend **out) {
     *out = NULL;
+    ts_status st = ts_cpu_path_check();
+    if (st != TS_OK) return st;
     ts_cpu_tables_init();
     ts_backend *be = calloc(1, sizeof *be);
     cpu_ctx *ctx = calloc(1, sizeof *ctx);
@@ -233,14 +235,14 @@ ts_status ts_backend_cpu_new(int n_threads, ts_backend **out) {
         free(ctx);
         return ts_error(TS_ERR_NOMEM, "cpu backend: out of memory");
     }
-    ts_status st = ts_threadpool_new(n_threads, &ctx->pool);
+    st = ts_threadpool_new(n_threads, &ctx->pool);
     if (st != TS_OK) {
         free(be);
         free(ctx);
         return st;
     }
-    snprintf(ctx->device, sizeof ctx->device, "host CPU, %d threads",
-             ts_threadpool_n_threads(ctx->pool));
+    snprintf(ctx->device, sizeof ctx->device, "host CPU (%s), %d threads",
+             ts_backend_cpu_path(), ts_threadpool_n_threads(ctx->pool));
     be->iface = &cpu_iface;
     be->ctx = ctx;
     *out = be;

@@ -38,18 +38,16 @@ void ts_cpu_mul_mat_work(const ts_node *n, size_t *shared, size_t *per_thread) {
     *shared = converts(n) ? act_row_size(n) * (size_t)n->src[1]->t.ne[1] : 0;
 }
 
-/* out[j][i] for i in [i0, i1), j in [j0, j1). xq: converted rows, stride rs. */
-static void dot_tile(const ts_tensor *w, const uint8_t *xq, size_t rs, const ts_tensor *out,
-                     int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    const int64_t K = w->ne[0];
-    const ts_type type = w->type;
-    for (int64_t j = j0; j < j1; j++) {
-        const void *y = xq + (size_t)j * rs;
-        float *o = cpu_row(out, j, 0, 0);
+void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a) {
+    for (int64_t j = 0; j < a->n_tok; j++) {
+        const void *y = a->x + (size_t)j * a->x_rs;
+        float *o = a->out + (size_t)j * a->out_rs;
         if (type == TS_TYPE_F16) {
-            for (int64_t i = i0; i < i1; i++) o[i] = ts_cpu_dot_f16(cpu_row(w, i, 0, 0), y, K);
+            for (int64_t i = 0; i < a->n_rows; i++)
+                o[i] = ts_cpu_dot_f16((const void *)(a->w + (size_t)i * a->w_rs), y, a->K);
         } else {
-            for (int64_t i = i0; i < i1; i++) o[i] = ts_vec_dot(type, cpu_row(w, i, 0, 0), y, K);
+            for (int64_t i = 0; i < a->n_rows; i++)
+                o[i] = ts_vec_dot(type, a->w + (size_t)i * a->w_rs, y, a->K);
         }
     }
 }
@@ -76,13 +74,23 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
     }
 
     // 2. this thread's weight rows, in tiles of rows × tokens
+    const cpu_gemm_fn gemm = ts_cpu_path_get()->gemm[w->type];
     int64_t i0, i1;
     cpu_split(m, c->ith, c->nth, &i0, &i1);
     for (int64_t jt = 0; jt < n_tok; jt += TILE_TOKENS) {
         const int64_t jt1 = jt + TILE_TOKENS < n_tok ? jt + TILE_TOKENS : n_tok;
         for (int64_t it = i0; it < i1; it += TILE_ROWS) {
             const int64_t it1 = it + TILE_ROWS < i1 ? it + TILE_ROWS : i1;
-            dot_tile(w, xq, rs, out, it, it1, jt, jt1);
+            const cpu_gemm_args a = {
+                .w = (const uint8_t *)cpu_row(w, it, 0, 0), .w_rs = w->nb[1],
+                .x = xq + (size_t)jt * rs, .x_rs = rs,
+                .out = (float *)cpu_row(out, jt, 0, 0) + it, .out_rs = out->nb[1] / sizeof(float),
+                .K = K, .n_rows = it1 - it, .n_tok = jt1 - jt,
+            };
+            if (gemm)
+                gemm(&a);
+            else
+                ts_cpu_gemm_ref(w->type, &a);
         }
     }
 }

@@ -1,0 +1,74 @@
+/*
+ * dispatch.c — which instruction-set path the CPU kernels run, chosen once
+ * per process: the best the CPU has (CPUID, with the OS's register-state
+ * support, as __builtin_cpu_supports reports it), or the one TESSERA_CPU
+ * names. An unknown name, or a path this CPU lacks, selects nothing: the
+ * backend then refuses to start with the reason (never a silent fallback,
+ * never an illegal instruction later).
+ *
+ * AMX is never used: some VMs advertise it and fault on tile instructions.
+ */
+#include "backends/cpu/cpu-impl.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The reference: every kernel NULL, so each op takes the plain C one. */
+const cpu_path ts_cpu_path_scalar = {.name = "scalar"};
+
+static const cpu_path *selected;
+static char why_not[160];
+static pthread_once_t select_once = PTHREAD_ONCE_INIT;
+
+/* The paths, best first. */
+static const cpu_path *const paths[] = {
+#if defined(__x86_64__) && defined(TS_CPU_X86)
+    &ts_cpu_path_avx512,
+    &ts_cpu_path_avx2,
+#endif
+    &ts_cpu_path_scalar,
+};
+#define N_PATHS (sizeof paths / sizeof paths[0])
+
+static void select_path(void) {
+    const char *want = getenv("TESSERA_CPU");
+    if (want && !*want) want = NULL;
+    for (size_t i = 0; i < N_PATHS; i++) {
+        const cpu_path *p = paths[i];
+        if (want && strcmp(want, p->name) != 0) continue;
+        const char *missing = p->missing ? p->missing() : NULL;
+        if (!missing) {
+            selected = p;
+            return;
+        }
+        if (want) {
+            snprintf(why_not, sizeof why_not, "TESSERA_CPU=%s: this CPU lacks %s", want, missing);
+            return;
+        }
+    }
+    if (want) {
+        int used = snprintf(why_not, sizeof why_not, "TESSERA_CPU=%s is not a CPU path (known:",
+                            want);
+        for (size_t i = 0; i < N_PATHS && used > 0 && (size_t)used < sizeof why_not; i++)
+            used += snprintf(why_not + used, sizeof why_not - (size_t)used, " %s", paths[i]->name);
+        if (used > 0 && (size_t)used < sizeof why_not)
+            snprintf(why_not + used, sizeof why_not - (size_t)used, ")");
+    }
+}
+
+const cpu_path *ts_cpu_path_get(void) {
+    pthread_once(&select_once, select_path);
+    return selected;
+}
+
+ts_status ts_cpu_path_check(void) {
+    if (ts_cpu_path_get()) return TS_OK;
+    return ts_error(TS_ERR_UNSUPPORTED, "cpu backend: %s", why_not);
+}
+
+const char *ts_backend_cpu_path(void) {
+    const cpu_path *p = ts_cpu_path_get();
+    return p ? p->name : NULL;
+}
