@@ -47,12 +47,23 @@ void ts_dequantize_row(ts_type type, const void *x, float *y, int64_t n);
 /* x: n floats → y: n values of `type` (the row size ts_type_row_size gives). */
 void ts_quantize_row(ts_type type, const float *x, void *y, int64_t n);
 
+/* x: n floats → y: an activation row for ts_vec_dot, as the reduction-order
+ * contract rounds it (docs/ARCHITECTURE.md): Q8_0 and Q8_1 with d = amax/127
+ * and q = round-half-even(x·(127/amax)) — llama.cpp's x86 and ARM
+ * quantizers, not its reference one, which ts_quantize_row keeps; every
+ * other type as ts_quantize_row. */
+void ts_quantize_row_act(ts_type type, const float *x, void *y, int64_t n);
+
 /* True when `type` has a row dot product (activation-only formats, Q8_1 and
  * Q8_K, have none). */
 bool ts_type_has_vec_dot(ts_type type);
 
-/* Σ x[i]·y[i] over n values: x of `type`, y of ts_type_dot_type(type).
- * Asserts ts_type_has_vec_dot(type). */
+/* Σ x[i]·y[i] over n values: x of `type`, y of ts_type_dot_type(type), in
+ * the contract's order (docs/ARCHITECTURE.md, "Reduction order"): quantized
+ * types sum each block exactly in integers, scale it by the type's float
+ * formula, and add the blocks into one float in order; float types use the
+ * TS_LANES partial sums and their fixed fold. Asserts
+ * ts_type_has_vec_dot(type). */
 float ts_vec_dot(ts_type type, const void *x, const void *y, int64_t n);
 
 #ifdef __cplusplus

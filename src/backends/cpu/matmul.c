@@ -68,7 +68,7 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
         int64_t j0, j1;
         cpu_split(n_tok, c->ith, c->nth, &j0, &j1);
         for (int64_t j = j0; j < j1; j++)
-            ts_quantize_row(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
+            ts_quantize_row_act(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
         cpu_barrier(c);
         xq = wq;
     }

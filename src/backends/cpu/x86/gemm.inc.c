@@ -1,6 +1,362 @@
 /*
- * gemm.inc.c — x86 matrix kernels, included by avx2.c and avx512.c.
+ * gemm.inc.c — the x86 matrix kernels, included by avx2.c (X86_AVX512 0)
+ * and avx512.c (X86_AVX512 1: integer block dots with vpdpbusd, 32 vector
+ * registers). Each computes bitwise what the reference ts_vec_dot computes
+ * (docs/ARCHITECTURE.md, "Reduction order"):
+ *
+ *  - quantized types: a block's integer sum is exact whatever the order,
+ *    so it is summed across SIMD lanes freely; then 8 weight rows sit in
+ *    the 8 lanes of a float vector and each lane applies the reference's
+ *    float formula for its row, in the reference's order, and adds the
+ *    block into its row's accumulator, block after block — one rounding
+ *    sequence per output, as the scalar loop.
+ *  - F16, F32: the TS_LANES = 32 partial sums are four 8-lane registers
+ *    (element i in lane i mod 32), folded in the contract's tree.
+ *
+ * Tiling: 8 weight rows at a time (the last group repeats its last row and
+ * drops those results); their blocks are unpacked once per block and reused
+ * for every token of the call (matmul.c passes at most TILE_TOKENS tokens).
+ *
+ * Legend: r = row of the group of 8, j = token, b = block of the row,
+ * nb = blocks per row.
  */
 #include "backends/cpu/cpu-impl.h"
+#include "core/fmath-impl.h"
+#include "core/quant-impl.h"
 
-#define X86_GEMM_TABLE {0}
+#include <immintrin.h>
+#include <stddef.h>
+#include <string.h>
+
+#define GROUP    8  /* weight rows per lane vector */
+#define MAX_TOK  64 /* tokens per call (matmul.c's TILE_TOKENS) */
+
+/* ============================================================== helpers */
+
+static inline float half(const void *p) {
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+/* The half at byte `off` of each of 8 rows, as floats (lane r: row r). */
+static inline __m256 halves8(const uint8_t *const rows[GROUP], size_t off) {
+    uint16_t h[GROUP];
+    for (int r = 0; r < GROUP; r++) memcpy(&h[r], rows[r] + off, sizeof h[r]);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+}
+
+/* Σ u8 × s8 over each 4 bytes: 8 int32 (exact: |u| <= 128, |s| <= 127). */
+static inline __m256i dot_us(__m256i u, __m256i s) {
+#if X86_AVX512
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+/* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign). */
+static inline __m256i dot_ss(__m256i a, __m256i b) {
+    return dot_us(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+/* Lane r = the sum of v[r]'s 8 lanes. */
+static inline __m256i hsum8(const __m256i v[GROUP]) {
+    const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20),
+                            _mm256_permute2x128_si256(ab, cd, 0x31));
+}
+
+/* 32 nibbles of a Q4 block: element j < 16 low nibble of qs[j], j + 16 high. */
+static inline __m256i nibbles32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+}
+
+/* Byte j = 0xFF where bit j of x is set. */
+static inline __m256i bits32(uint32_t x) {
+    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
+                                            0x0303030303030303);
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); /* all bits but j % 8 */
+    return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi64x(-1));
+}
+
+/* The rows of group i0 (the last row repeated past n_rows). */
+static inline int group_rows(const cpu_gemm_args *a, int64_t i0, const uint8_t *rows[GROUP]) {
+    const int nr = a->n_rows - i0 < GROUP ? (int)(a->n_rows - i0) : GROUP;
+    for (int r = 0; r < GROUP; r++) rows[r] = a->w + (size_t)(i0 + (r < nr ? r : nr - 1)) * a->w_rs;
+    return nr;
+}
+
+static inline void store_group(const cpu_gemm_args *a, int64_t i0, int nr, const __m256 *acc) {
+    for (int64_t j = 0; j < a->n_tok; j++) {
+        float v[GROUP];
+        _mm256_storeu_ps(v, acc[j]);
+        memcpy(a->out + (size_t)j * a->out_rs + i0, v, (size_t)nr * sizeof(float));
+    }
+}
+
+/* ==================================================== 32-element blocks */
+
+/* One kernel per legacy type: UNPACK(rows, b, q) fills q[r] with row r's
+ * block b as bytes for dot DOT; BLOCK(acc, sumi, rows, b, y) adds the block
+ * to the 8 rows' accumulators with the reference's float formula. */
+#define LEGACY_GEMM(name, wblock, yblock, UNPACK, DOT, SCALES, BLOCK)                      \
+    static void name(const cpu_gemm_args *a) {                                             \
+        TS_ASSERT(a->n_tok <= MAX_TOK);                                                    \
+        const int64_t nb = a->K / 32;                                                      \
+        for (int64_t i0 = 0; i0 < a->n_rows; i0 += GROUP) {                                \
+            const uint8_t *rows[GROUP];                                                    \
+            const int nr = group_rows(a, i0, rows);                                        \
+            __m256 acc[MAX_TOK];                                                           \
+            for (int64_t j = 0; j < a->n_tok; j++) acc[j] = _mm256_setzero_ps();           \
+            for (int64_t b = 0; b < nb; b++) {                                             \
+                const size_t off = (size_t)b * sizeof(wblock);                            \
+                __m256i q[GROUP];                                                          \
+                for (int r = 0; r < GROUP; r++) q[r] = UNPACK((const wblock *)(const void *)(rows[r] + off)); \
+                SCALES                                                                     \
+                for (int64_t j = 0; j < a->n_tok; j++) {                                   \
+                    const yblock *y = (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b; \
+                    const __m256i yq = _mm256_loadu_si256((const __m256i *)(const void *)y->qs); \
+                    __m256i s[GROUP];                                                      \
+                    for (int r = 0; r < GROUP; r++) s[r] = DOT(q[r], yq);                  \
+                    const __m256 sumi = _mm256_cvtepi32_ps(hsum8(s));                      \
+                    BLOCK                                                                  \
+                }                                                                          \
+            }                                                                              \
+            store_group(a, i0, nr, acc);                                                   \
+        }                                                                                  \
+    }
+
+/* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s), q in 0..15 unsigned. */
+static inline __m256i unpack_q4_1(const block_q4_1 *x) { return nibbles32(x->qs); }
+LEGACY_GEMM(gemm_q4_1, block_q4_1, block_q8_1, unpack_q4_1, dot_us,
+            const __m256 dx = halves8(rows, off + offsetof(block_q4_1, d));
+            const __m256 mx = halves8(rows, off + offsetof(block_q4_1, m));,
+            const __m256 dy = _mm256_set1_ps(half(&y->d));
+            const __m256 sy = _mm256_set1_ps(half(&y->s));
+            const __m256 e = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(dx, dy), sumi),
+                                           _mm256_mul_ps(mx, sy));
+            acc[j] = _mm256_add_ps(acc[j], e);)
+
+/* Q5_0 × Q8_0: (dx·dy)·sumi, q − 16 signed: the nibble where the fifth
+ * bit is set, nibble − 16 (its byte | 0xF0) where it is clear. */
+static inline __m256i unpack_q5_0(const block_q5_0 *x) {
+    uint32_t qh;
+    memcpy(&qh, x->qh, sizeof qh);
+    const __m256i lo = nibbles32(x->qs);
+    return _mm256_or_si256(lo, _mm256_andnot_si256(bits32(qh), _mm256_set1_epi8((char)0xF0)));
+}
+/* Q8_0 × Q8_0: (dx·dy)·sumi. */
+static inline __m256i unpack_q8_0(const block_q8_0 *x) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
+}
+#define SCALE_D(wblock) const __m256 dx = halves8(rows, off + offsetof(wblock, d));
+#define BLOCK_D                                                                            \
+    const __m256 dy = _mm256_set1_ps(half(&y->d));                                         \
+    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_mul_ps(dx, dy), sumi));
+LEGACY_GEMM(gemm_q5_0, block_q5_0, block_q8_0, unpack_q5_0, dot_ss, SCALE_D(block_q5_0), BLOCK_D)
+LEGACY_GEMM(gemm_q8_0, block_q8_0, block_q8_0, unpack_q8_0, dot_ss, SCALE_D(block_q8_0), BLOCK_D)
+
+/* ============================================================ K-quants */
+
+/* A row's super-block unpacked for the token loop: quants as bytes (Q4_K:
+ * 0..15; Q6_K: q + 32 in 0..63), and per 32-element chunk c the int16
+ * scale of each of its 16 maddubs pairs. */
+typedef struct kblock {
+    uint8_t q[QK_K];
+    int16_t sc[QK_K / 32][16];
+    int16_t mins[16]; /* Q4_K: min of each Q8_K sum of 16 (m of sub-block k/2);
+                       * Q6_K: scale of each 16 (for the −32 offset) */
+} kblock;
+
+/* Σ over 8 chunks of (pairs of u·y, times the chunk's pair scales). */
+static inline __m256i kdot(const kblock *kb, const int8_t *yq) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < QK_K / 32; c++) {
+        const __m256i u = _mm256_loadu_si256((const __m256i *)(const void *)(kb->q + 32 * c));
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(yq + 32 * c));
+        const __m256i sc = _mm256_loadu_si256((const __m256i *)(const void *)kb->sc[c]);
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), sc));
+    }
+    return acc;
+}
+
+static inline __m256i bsums16(const block_q8_K *y) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)y->bsums);
+}
+
+/* Q4_K: byte 32p + l of qs holds element 64p + l (low nibble) and 64p + 32 + l
+ * (high); 6-bit scale and min per sub-block of 32 (as quant_k.c's k4_get). */
+static void unpack_q4_K(const block_q4_K *x, kblock *kb) {
+    for (int p = 0; p < QK_K / 64; p++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(x->qs + 32 * p));
+        const __m256i m = _mm256_set1_epi8(0x0F);
+        _mm256_storeu_si256((__m256i *)(void *)(kb->q + 64 * p), _mm256_and_si256(v, m));
+        _mm256_storeu_si256((__m256i *)(void *)(kb->q + 64 * p + 32),
+                            _mm256_and_si256(_mm256_srli_epi16(v, 4), m));
+    }
+    const uint8_t *s = x->scales;
+    for (int j = 0; j < 8; j++) {
+        const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4;
+        const int mn = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+        for (int l = 0; l < 16; l++) kb->sc[j][l] = (int16_t)sc;
+        kb->mins[2 * j] = kb->mins[2 * j + 1] = (int16_t)mn;
+    }
+}
+
+/* Q6_K: element 32k + l of half h has its nibble in byte 64h + 32(k & 1) + l
+ * of ql (high nibble when k >= 2) and bits 2k..2k+1 of byte 32h + l of qh;
+ * int8 scale per 16. */
+static void unpack_q6_K(const block_q6_K *x, kblock *kb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+    for (int h = 0; h < QK_K / 128; h++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)(x->ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(x->ql + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(x->qh + 32 * h));
+        const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                               _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+        for (int k = 0; k < 4; k++) {
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m2);
+            _mm256_storeu_si256((__m256i *)(void *)(kb->q + 128 * h + 32 * k),
+                                _mm256_or_si256(lo[k], _mm256_slli_epi16(hi, 4)));
+        }
+    }
+    for (int c = 0; c < QK_K / 32; c++)
+        for (int l = 0; l < 16; l++) kb->sc[c][l] = x->scales[2 * c + l / 8];
+    for (int k = 0; k < 16; k++) kb->mins[k] = x->scales[k];
+}
+
+/* Q4_K × Q8_K per super-block: d = dx·dy, dmin = dminx·dy,
+ * d·isum − dmin·msum with msum = Σ_k bsums[k]·min[k/2]. */
+static void gemm_q4_K(const cpu_gemm_args *a) {
+    TS_ASSERT(a->n_tok <= MAX_TOK);
+    const int64_t nb = a->K / QK_K;
+    kblock kb[GROUP];
+    for (int64_t i0 = 0; i0 < a->n_rows; i0 += GROUP) {
+        const uint8_t *rows[GROUP];
+        const int nr = group_rows(a, i0, rows);
+        __m256 acc[MAX_TOK];
+        for (int64_t j = 0; j < a->n_tok; j++) acc[j] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const size_t off = (size_t)b * sizeof(block_q4_K);
+            for (int r = 0; r < GROUP; r++)
+                unpack_q4_K((const block_q4_K *)(const void *)(rows[r] + off), &kb[r]);
+            const __m256 dx = halves8(rows, off + offsetof(block_q4_K, d));
+            const __m256 mx = halves8(rows, off + offsetof(block_q4_K, dmin));
+            for (int64_t j = 0; j < a->n_tok; j++) {
+                const block_q8_K *y = (const block_q8_K *)(const void *)(a->x + (size_t)j * a->x_rs) + b;
+                const __m256i bs = bsums16(y);
+                __m256i is[GROUP], ms[GROUP];
+                for (int r = 0; r < GROUP; r++) {
+                    is[r] = kdot(&kb[r], y->qs);
+                    ms[r] = _mm256_madd_epi16(bs, _mm256_loadu_si256((const __m256i *)(const void *)kb[r].mins));
+                }
+                const __m256 dy = _mm256_set1_ps(y->d);
+                const __m256 d = _mm256_mul_ps(dx, dy), dmin = _mm256_mul_ps(mx, dy);
+                const __m256 e = _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(hsum8(is))),
+                                               _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(hsum8(ms))));
+                acc[j] = _mm256_add_ps(acc[j], e);
+            }
+        }
+        store_group(a, i0, nr, acc);
+    }
+}
+
+/* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ sc·Σ(q+32)·y − 32·Σ_k sc_k·bsums_k. */
+static void gemm_q6_K(const cpu_gemm_args *a) {
+    TS_ASSERT(a->n_tok <= MAX_TOK);
+    const int64_t nb = a->K / QK_K;
+    kblock kb[GROUP];
+    for (int64_t i0 = 0; i0 < a->n_rows; i0 += GROUP) {
+        const uint8_t *rows[GROUP];
+        const int nr = group_rows(a, i0, rows);
+        __m256 acc[MAX_TOK];
+        for (int64_t j = 0; j < a->n_tok; j++) acc[j] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            const size_t off = (size_t)b * sizeof(block_q6_K);
+            for (int r = 0; r < GROUP; r++)
+                unpack_q6_K((const block_q6_K *)(const void *)(rows[r] + off), &kb[r]);
+            const __m256 dx = halves8(rows, off + offsetof(block_q6_K, d));
+            for (int64_t j = 0; j < a->n_tok; j++) {
+                const block_q8_K *y = (const block_q8_K *)(const void *)(a->x + (size_t)j * a->x_rs) + b;
+                const __m256i bs = bsums16(y);
+                __m256i is[GROUP];
+                for (int r = 0; r < GROUP; r++) {
+                    const __m256i off32 = _mm256_slli_epi32(
+                        _mm256_madd_epi16(bs, _mm256_loadu_si256((const __m256i *)(const void *)kb[r].mins)), 5);
+                    is[r] = _mm256_sub_epi32(kdot(&kb[r], y->qs), off32);
+                }
+                const __m256 d = _mm256_mul_ps(dx, _mm256_set1_ps(y->d));
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(hsum8(is))));
+            }
+        }
+        store_group(a, i0, nr, acc);
+    }
+}
+
+/* ========================================================= float types */
+
+/* The contract's fold of 32 partials held as 4 × 8 lanes (lanes 0-7, 8-15,
+ * 16-23, 24-31): w = 16, 8 as vector adds, then 4, 2, 1 inside one. */
+static inline float fold32(__m256 p0, __m256 p1, __m256 p2, __m256 p3) {
+    const __m256 v = _mm256_add_ps(_mm256_add_ps(p0, p2), _mm256_add_ps(p1, p3));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Partials of a K-element row into p[32] when K is not a multiple of 32:
+ * the vector part's lanes, then the tail in the scalar order. */
+static inline float fold32_tail(const __m256 v[4], float tail_p[TS_LANES]) {
+    float p[TS_LANES];
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(p + 8 * k, v[k]);
+    for (int l = 0; l < TS_LANES; l++) p[l] += tail_p[l];
+    return ts_lanes_sum(p);
+}
+
+#define FLOAT_GEMM(name, T, LOAD8, TO32)                                                   \
+    static void name(const cpu_gemm_args *a) {                                             \
+        const int64_t K = a->K, K32 = K - K % TS_LANES;                                    \
+        for (int64_t j = 0; j < a->n_tok; j++) {                                           \
+            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);            \
+            float *o = a->out + (size_t)j * a->out_rs;                                     \
+            for (int64_t i = 0; i < a->n_rows; i++) {                                      \
+                const T *x = (const T *)(const void *)(a->w + (size_t)i * a->w_rs);        \
+                __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), \
+                               _mm256_setzero_ps()};                                       \
+                for (int64_t e = 0; e < K32; e += TS_LANES)                                \
+                    for (int k = 0; k < 4; k++)                                            \
+                        v[k] = _mm256_add_ps(v[k], _mm256_mul_ps(LOAD8(x + e + 8 * k),     \
+                                                                 LOAD8(y + e + 8 * k)));   \
+                if (K32 == K) {                                                            \
+                    o[i] = fold32(v[0], v[1], v[2], v[3]);                                 \
+                    continue;                                                              \
+                }                                                                          \
+                float tail[TS_LANES] = {0};                                                \
+                for (int64_t e = K32; e < K; e++) tail[e - K32] = TO32(x[e]) * TO32(y[e]); \
+                o[i] = fold32_tail(v, tail);                                               \
+            }                                                                              \
+        }                                                                                  \
+    }
+
+static inline __m256 load8_f16(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+static inline float f16_to_32(uint16_t h) { return _cvtsh_ss(h); }
+static inline float f32_id(float f) { return f; }
+
+FLOAT_GEMM(gemm_f16, uint16_t, load8_f16, f16_to_32)
+FLOAT_GEMM(gemm_f32, float, _mm256_loadu_ps, f32_id)
+
+#define X86_GEMM_TABLE                                                                     \
+    {                                                                                      \
+        [TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16, [TS_TYPE_Q4_1] = gemm_q4_1,    \
+        [TS_TYPE_Q5_0] = gemm_q5_0, [TS_TYPE_Q8_0] = gemm_q8_0, [TS_TYPE_Q4_K] = gemm_q4_K, \
+        [TS_TYPE_Q6_K] = gemm_q6_K,                                                        \
+    }
