@@ -47,13 +47,6 @@ void ts_dequantize_row(ts_type type, const void *x, float *y, int64_t n);
 /* x: n floats → y: n values of `type` (the row size ts_type_row_size gives). */
 void ts_quantize_row(ts_type type, const float *x, void *y, int64_t n);
 
-/* x: n floats → y: an activation row for ts_vec_dot, as the reduction-order
- * contract rounds it (docs/ARCHITECTURE.md): Q8_0 and Q8_1 with d = amax/127
- * and q = round-half-even(x·(127/amax)) — llama.cpp's x86 and ARM
- * quantizers, not its reference one, which ts_quantize_row keeps; every
- * other type as ts_quantize_row. */
-void ts_quantize_row_act(ts_type type, const float *x, void *y, int64_t n);
-
 /* True when `type` has a row dot product (activation-only formats, Q8_1 and
  * Q8_K, have none). */
 bool ts_type_has_vec_dot(ts_type type);

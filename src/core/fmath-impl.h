@@ -47,13 +47,14 @@ static inline float ts_lanes_sum(float p[TS_LANES]) {
 #define TS_EXP_P4     1.6666665459e-1f
 #define TS_EXP_P5     5.0000001201e-1f
 
-/* e^x for x clamped to [TS_EXP_LO, TS_EXP_HI], within 2 ulp of expf:
+/* e^x within 2 ulp of expf on [TS_EXP_LO, TS_EXP_HI]; 0 below, +inf above
+ * (NaN stays NaN):
  *   n = rint(x·log2 e) (ties to even), r = (x − n·LN2_HI) − n·LN2_LO,
  *   p = ((((((P0·r + P1)·r + P2)·r + P3)·r + P4)·r + P5)·r²) + r + 1,
  *   e^x = p·2^n. */
 static inline float ts_expf(float x) {
-    x = x < TS_EXP_LO ? TS_EXP_LO : x;
-    x = x > TS_EXP_HI ? TS_EXP_HI : x;
+    if (x > TS_EXP_HI) return INFINITY;
+    if (!(x >= TS_EXP_LO)) return x != x ? x : 0.0f; /* NaN, or below */
     const float n = rintf(x * TS_EXP_LOG2E);
     const float r = (x - n * TS_EXP_LN2_HI) - n * TS_EXP_LN2_LO;
     float p = TS_EXP_P0;

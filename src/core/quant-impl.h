@@ -138,9 +138,6 @@ TS_DECLARE_KERNELS(q8_0)
 TS_DECLARE_KERNELS(iq4_nl)
 void ts_dequantize_row_q8_1(const void *x, float *y, int64_t n);
 void ts_quantize_row_q8_1(const float *x, void *y, int64_t n);
-/* the contract's activation quantizers (ts_quantize_row_act) */
-void ts_quantize_act_q8_0(const float *x, void *y, int64_t n);
-void ts_quantize_act_q8_1(const float *x, void *y, int64_t n);
 /* quant_k.c; q8_K is activation-only (no vec_dot of its own) */
 TS_DECLARE_KERNELS(q2_K)
 TS_DECLARE_KERNELS(q3_K)

@@ -302,33 +302,6 @@ void ts_quantize_row_q8_1(const float *x, void *vy, int64_t n) {
     }
 }
 
-/* The contract's activation quantizer (llama.cpp's SIMD one, not its
- * reference): d = amax/127, q = round-half-even(x·(127/amax)); one block. */
-static float quantize_act_block(const float *x, int8_t qs[QK]) {
-    float amax = 0.0f;
-    for (int j = 0; j < QK; j++) amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]);
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    for (int j = 0; j < QK; j++) qs[j] = (int8_t)ts_nearest_int(x[j] * id);
-    return amax / 127.0f;
-}
-
-void ts_quantize_act_q8_0(const float *x, void *vy, int64_t n) {
-    block_q8_0 *y = vy; /* (nb) */
-    for (int64_t b = 0; b < n / QK; b++, x += QK)
-        y[b].d = ts_fp32_to_fp16(quantize_act_block(x, y[b].qs));
-}
-
-void ts_quantize_act_q8_1(const float *x, void *vy, int64_t n) {
-    block_q8_1 *y = vy; /* (nb) */
-    for (int64_t b = 0; b < n / QK; b++, x += QK) {
-        const float d = quantize_act_block(x, y[b].qs);
-        int sum = 0;
-        for (int j = 0; j < QK; j++) sum += y[b].qs[j];
-        y[b].d = ts_fp32_to_fp16(d);
-        y[b].s = ts_fp32_to_fp16((float)sum * d);
-    }
-}
-
 void ts_dequantize_row_q8_0(const void *vx, float *y, int64_t n) {
     const block_q8_0 *x = vx; /* (nb) */
     for (int64_t b = 0; b < n / QK; b++, y += QK) {

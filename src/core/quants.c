@@ -80,16 +80,6 @@ void ts_quantize_row(ts_type type, const float *x, void *y, int64_t n) {
     get(type)->from_float(x, y, n);
 }
 
-void ts_quantize_row_act(ts_type type, const float *x, void *y, int64_t n) {
-    check_n(type, n);
-    if (type == TS_TYPE_Q8_0)
-        ts_quantize_act_q8_0(x, y, n);
-    else if (type == TS_TYPE_Q8_1)
-        ts_quantize_act_q8_1(x, y, n);
-    else
-        get(type)->from_float(x, y, n);
-}
-
 float ts_vec_dot(ts_type type, const void *x, const void *y, int64_t n) {
     check_n(type, n);
     TS_ASSERT(ts_type_has_vec_dot(type));

@@ -12,9 +12,10 @@
  * Barrier: `arrived` counts threads at the barrier; the last one resets it
  * and bumps `barrier_gen`, which the others watch: spinning with a pause
  * (a graph's nodes take microseconds, so the wait is usually short), then
- * yielding a few times, then sleeping on a condition variable so that a
- * thread waiting for a descheduled one gives its core back (an
- * oversubscribed machine would otherwise burn whole time slices per node).
+ * yielding (polling still, but ceding the core to anyone who wants it),
+ * and only then sleeping on a condition variable, so that no node of a
+ * running graph pays a mutex and condition-variable round trip, yet a
+ * thread waiting for a descheduled one gives its core back.
  * The last arriver broadcasts only when `sleepers` says someone may sleep;
  * both sides use sequentially consistent operations on `barrier_gen` and
  * `sleepers`, so either the sleeper sees the new generation or the arriver
@@ -33,12 +34,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Spin budgets in pause iterations (a pause is ~40 ns on current x86):
- * long enough to catch the usual imbalance of a node (microseconds), short
- * enough that a thread waiting for a descheduled partner soon gives the core
- * back — on a busy machine a long spin costs more than the wake-up it saves. */
-#define SPIN_BARRIER  256  /* ~10 µs in a barrier, */
-#define YIELD_BARRIER 2    /* then a couple of sched_yield, then sleep */
+/* Wait budgets. A barrier first spins with a pause (~40 ns each on current
+ * x86): the usual imbalance of a node is microseconds. Then it yields:
+ * sched_yield returns at once when nobody else wants the core, so on an
+ * idle machine this is still polling (a decode's nodes come every few tens
+ * of microseconds, and a sleep and wake-up per node would cost more than
+ * the node), while on a busy one it hands the core to whoever waits. Only
+ * after that (about a millisecond: the partner is descheduled, or the graph
+ * ended) does it sleep on the condition variable. */
+#define SPIN_BARRIER  512  /* ~20 µs of pause in a barrier, */
+#define YIELD_BARRIER 1000 /* then up to this many sched_yield, then sleep */
 #define SPIN_IDLE     5000 /* ~200 µs a worker polls for the next run */
 #define SPIN_DONE     5000 /* ~200 µs the caller polls for the workers */
 

@@ -338,7 +338,23 @@ def test_no_default_model_says_how_to_get_it(tessera_bin, tmp_path):
 # ------------------------------------------------------------- SmolLM2
 
 PROMPTS = json.loads(gzip.open(DATA / "smollm2" / "prompts.json.gz").read())
-CLEAN = ["en-fact", "en-list"]  # min top-2 gap 0.060 / 0.095, tf argmax = generation
+LOGITS = np.load(DATA / "smollm2" / "logits.npz")
+# Greedy text equals llama.cpp's up to the first token where llama.cpp's own
+# top-1 − top-2 gap is below this — about Tessera's mean |Δlogit| from
+# llama.cpp under teacher forcing (0.15, tests/models/test_llama_smollm2.py;
+# llama.cpp's own batch-1 vs batch-512 spread is 0.14, and it parts from
+# itself at such gaps). 120 generated tokens over 10 prompts are compared.
+TIE_GAP = 0.15
+
+
+def clean_tokens(case):
+    """Generated tokens before the first near-tie of llama.cpp's logits."""
+    top = LOGITS[case["name"] + ".top_logits"]
+    gaps = top[:, 0] - top[:, 1]
+    gen = gaps[case["n_prompt"] - 1:case["n_prompt"] - 1 + case["n_generated"]]
+    ties = np.flatnonzero(gen < TIE_GAP)
+    return int(ties[0]) if len(ties) else case["n_generated"]
+
 
 # llama.cpp 0c1e570 (llama-cpp-python 0.3.36, n_threads 1), greedy, on the
 # prompt SmolLM2's chat template makes of this question (the template's
@@ -349,15 +365,18 @@ CHAT_ANSWER = ("A CPU (Central Processing Unit) is the brain of a computer that 
                "instructions and performs calculations.")
 
 
-@pytest.mark.parametrize("name", CLEAN)
-def test_smollm2_greedy_matches_llama_cpp(run, smollm2_path, name):
-    case = next(p for p in PROMPTS if p["name"] == name)
-    proc = ok(run("-m", smollm2_path, "-p", case["text"], "-n", case["n_generated"],
-                  "--temp", 0, timeout=300))
-    assert proc.stdout.decode() == case["generated_text"]
+@pytest.mark.parametrize("case", PROMPTS, ids=[p["name"] for p in PROMPTS])
+def test_smollm2_greedy_matches_llama_cpp(run, smollm2_path, case):
+    n = clean_tokens(case)
+    if n == 0:
+        pytest.skip("llama.cpp's first generated token is a near-tie")
+    proc = ok(run("-m", smollm2_path, "-p", case["text"], "-n", n, "--temp", 0, timeout=300))
+    got = proc.stdout.decode()
+    print(f"{case['name']}: {n} tokens before the first near-tie: {got!r}")
+    assert got and case["generated_text"].startswith(got)
     s = stats(proc)
     assert int(s["prompt"][1]) == case["n_prompt"]
-    assert int(s["generate"][1]) == case["n_generated"]
+    assert int(s["generate"][1]) == n
 
 
 def test_smollm2_default_model_and_threads(tessera_bin, smollm2_path):

@@ -3,16 +3,20 @@
  *   out[j][i] = Σ_K w[i]·x[j]
  * as ggml-cpu does it: every row of x is first converted to the weight's
  * activation type vt = ts_type_dot_type(w) (Q8_0, Q8_1, Q8_K, F16, BF16;
- * F32 weights take x as it is), then each output element is the library's
- * reference row dot product ts_vec_dot(w->type, w row i, x row j), whose
- * integer block sums and scaling follow ggml's scalar kernels. F16 weights
- * use the half table (bit-identical to ts_vec_dot(F16), without a call per
- * element).
+ * F32 weights take x as it is) by ts_quantize_row (the reference quantizers), then each output
+ * element is the row dot product ts_vec_dot(w->type, w row i, x row j) in
+ * the reduction-order contract's order: the selected ISA path's gemm
+ * kernel computes tiles of rows × tokens bitwise as the reference (F16
+ * weights without a path kernel use the half table, bit-identical to
+ * ts_vec_dot(F16) without a call per element).
  *
- * Threads: phase 1 converts the rows of x (split over tokens) into the
- * shared work buffer; barrier; phase 2 splits the weight rows i. Each output
- * element depends only on w row i and x row j, so the result does not
- * depend on the thread count nor on the other tokens of the batch.
+ * Threads: phase 1 converts the rows of x — for a batch of at most
+ * PRIVATE_TOKENS tokens (generation) every thread converts all of them into
+ * its own part of the work buffer, so no barrier is needed; a larger batch
+ * is split over tokens into the shared part, then a barrier. Phase 2 splits
+ * the weight rows i. Each output element depends only on w row i and x row
+ * j, so the result does not depend on the thread count nor on the other
+ * tokens of the batch.
  *
  * Legend: K = reduction length, m = weight rows (outputs), n = tokens,
  * vt = activation type, rs = bytes of one converted x row.
@@ -23,6 +27,7 @@
 
 #define TILE_ROWS   16 /* weight rows kept hot while the tokens of a tile pass */
 #define TILE_TOKENS 64 /* converted x rows of a tile */
+#define PRIVATE_TOKENS 4 /* up to this many tokens, each thread converts them all */
 
 static size_t act_row_size(const ts_node *n) {
     const ts_tensor *w = &n->src[0]->t;
@@ -34,8 +39,10 @@ static size_t act_row_size(const ts_node *n) {
 static bool converts(const ts_node *n) { return n->src[0]->t.type != TS_TYPE_F32; }
 
 void ts_cpu_mul_mat_work(const ts_node *n, size_t *shared, size_t *per_thread) {
-    *per_thread = 0;
-    *shared = converts(n) ? act_row_size(n) * (size_t)n->src[1]->t.ne[1] : 0;
+    const int64_t n_tok = n->src[1]->t.ne[1];
+    const size_t bytes = converts(n) ? act_row_size(n) * (size_t)n_tok : 0;
+    *shared = n_tok <= PRIVATE_TOKENS ? 0 : bytes;
+    *per_thread = n_tok <= PRIVATE_TOKENS ? bytes : 0;
 }
 
 void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a) {
@@ -64,12 +71,13 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
     if (converts(n)) {
         const ts_type vt = ts_type_dot_type(w->type);
         rs = act_row_size(n);
-        uint8_t *wq = c->work;
-        int64_t j0, j1;
-        cpu_split(n_tok, c->ith, c->nth, &j0, &j1);
+        const bool private = n_tok <= PRIVATE_TOKENS;
+        uint8_t *wq = private ? cpu_thread_work(c) : c->work;
+        int64_t j0 = 0, j1 = n_tok;
+        if (!private) cpu_split(n_tok, c->ith, c->nth, &j0, &j1);
         for (int64_t j = j0; j < j1; j++)
-            ts_quantize_row_act(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
-        cpu_barrier(c);
+            ts_quantize_row(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
+        if (!private) cpu_barrier(c);
         xq = wq;
     }
 

@@ -1,0 +1,185 @@
+/*
+ * test_cpu_paths.c — every ISA path's matrix kernel against the scalar
+ * reference, and the reduction-order contract's arithmetic itself.
+ *
+ * - gemm: for each path this CPU runs (avx2, avx512) and each weight type
+ *   it has a kernel for, random weights and activations on odd shapes —
+ *   rows not a multiple of the 8-row group, one token, a few tokens, a full
+ *   tile of 64, reduction lengths of 1 and several blocks (and for the
+ *   float types lengths that are not a multiple of the 32 lanes) — must
+ *   give BITWISE the results of ts_cpu_gemm_ref (ts_vec_dot per element).
+ *   A path the CPU lacks is reported as skipped.
+ * - the contract: ts_vec_dot(F32) equals the 32-partial sum and fold
+ *   written out here; ts_expf stays within 2 ulp of expf over the range the
+ *   kernels use; activations are quantized by the reference rule, on the
+ *   case where llama.cpp's x86 quantizer rounds the other way
+ *   (tests/models/test_qwen_tiny.py).
+ *
+ * Legend: K = reduction, m = weight rows, n = tokens.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/cpu/cpu-impl.h"
+#include "core/fmath-impl.h"
+#include "core/quant-impl.h"
+#include "testutil.h"
+
+static uint64_t rng_state = 0x5eed;
+
+static float *randn(int64_t count, double scale) {
+    float *x = malloc((size_t)count * sizeof *x);
+    assert_non_null(x);
+    for (int64_t i = 0; i < count; i++) x[i] = (float)(scale * ts_test_rng_normal(&rng_state));
+    return x;
+}
+
+/* Rows of `type` from random floats (each row with its own scale, so block
+ * scales vary), stride *rs. Caller frees. */
+static uint8_t *random_rows(ts_type type, int64_t K, int64_t rows, size_t *rs) {
+    assert_true(ts_type_row_size(type, K, rs));
+    uint8_t *out = malloc(*rs * (size_t)rows);
+    assert_non_null(out);
+    for (int64_t r = 0; r < rows; r++) {
+        float *x = randn(K, 0.01 + (double)(r % 5));
+        ts_quantize_row(type, x, out + (size_t)r * *rs, K);
+        free(x);
+    }
+    return out;
+}
+
+/* One shape on one path: bitwise equal to the reference. */
+static void check_shape(const cpu_path *p, ts_type type, int64_t K, int64_t m, int64_t n) {
+    const ts_type vt = ts_type_dot_type(type);
+    size_t w_rs, x_rs;
+    uint8_t *w = random_rows(type, K, m, &w_rs);
+    uint8_t *x = random_rows(vt, K, n, &x_rs);
+    const size_t out_rs = (size_t)m + 3; /* a stride wider than the rows */
+    float *want = calloc(out_rs * (size_t)n, sizeof(float));
+    float *got = calloc(out_rs * (size_t)n, sizeof(float));
+    assert_true(want && got);
+    cpu_gemm_args a = {.w = w, .w_rs = w_rs, .x = x, .x_rs = x_rs, .out = want,
+                       .out_rs = out_rs, .K = K, .n_rows = m, .n_tok = n};
+    ts_cpu_gemm_ref(type, &a);
+    a.out = got;
+    p->gemm[type](&a);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) {
+            const float g = got[(size_t)j * out_rs + i], e = want[(size_t)j * out_rs + i];
+            if (memcmp(&g, &e, sizeof g) != 0)
+                fail_msg("%s %s K=%lld m=%lld n=%lld: out[%lld][%lld] = %.9g, reference %.9g",
+                         p->name, ts_type_name(type), (long long)K, (long long)m, (long long)n,
+                         (long long)j, (long long)i, (double)g, (double)e);
+        }
+    free(w), free(x), free(want), free(got);
+}
+
+static void check_path(const cpu_path *p) {
+    const char *missing = p->missing ? p->missing() : NULL;
+    if (missing) {
+        printf("path %s: this CPU lacks %s, skipped\n", p->name, missing);
+        skip();
+    }
+    int n_types = 0;
+    for (int t = 0; t < TS_TYPE_COUNT; t++) {
+        if (!p->gemm[t]) continue;
+        n_types++;
+        const int64_t blk = ts_type_get((ts_type)t)->block_size;
+        const bool flt = blk == 1;
+        const int64_t Ks[] = {flt ? 40 : blk, flt ? 96 : 3 * blk, flt ? 7 : 7 * blk};
+        const int64_t ms[] = {1, 7, 8, 13, 17};
+        const int64_t ns[] = {1, 3, 64};
+        for (size_t ki = 0; ki < 3; ki++)
+            for (size_t mi = 0; mi < 5; mi++)
+                for (size_t ni = 0; ni < 3; ni++) check_shape(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
+    }
+    printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
+    assert_true(n_types >= 7);
+}
+
+#if defined(__x86_64__)
+static void test_avx2(void **state) {
+    (void)state;
+    check_path(&ts_cpu_path_avx2);
+}
+
+static void test_avx512(void **state) {
+    (void)state;
+    check_path(&ts_cpu_path_avx512);
+}
+#endif
+
+/* ts_vec_dot(F32) is the contract's sum: term i into partial i mod 32 in
+ * order, then partial i += partial i + w for w = 16, 8, 4, 2, 1. */
+static void test_float_order(void **state) {
+    (void)state;
+    const int64_t K = 1000;
+    float *x = randn(K, 1.0), *y = randn(K, 3.0);
+    float p[32] = {0};
+    for (int64_t i = 0; i < K; i++) p[i % 32] = p[i % 32] + x[i] * y[i];
+    for (int w = 16; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) p[i] = p[i] + p[i + w];
+    const float got = ts_vec_dot(TS_TYPE_F32, x, y, K);
+    assert_memory_equal(&got, &p[0], sizeof got);
+    free(x), free(y);
+}
+
+static int64_t ulps(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4), memcpy(&ib, &b, 4);
+    return llabs((int64_t)ia - (int64_t)ib);
+}
+
+static void test_expf(void **state) {
+    (void)state;
+    int64_t worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.00731f) {
+        const int64_t u = ulps(ts_expf(x), expf(x));
+        worst = u > worst ? u : worst;
+    }
+    printf("ts_expf: at most %lld ulp from expf on [-87, 88]\n", (long long)worst);
+    assert_true(worst <= 2);
+    assert_true(ts_expf(0.0f) == 1.0f);
+    assert_true(ts_expf(-100.0f) == 0.0f && ts_expf(100.0f) == INFINITY);
+    assert_true(isnan(ts_expf(NAN)));
+}
+
+/* Activations are quantized by ggml's reference rule on every path: d =
+ * amax/127, q = roundf(x·(1/d)), half away from zero. The half-level case
+ * of qwen2-yarn-q8_0-tied (tests/models/test_qwen_tiny.py): x =
+ * -0.31708297 in a block of amax 1.7135973 gives -23 (llama.cpp's x86
+ * quantizer, x·(127/amax) rounded half to even, gives -24); and an exact
+ * half, 0.5·d, rounds away from zero. */
+static void test_act_quantizer(void **state) {
+    (void)state;
+    float x[32] = {0};
+    x[0] = 1.7135973f;
+    x[5] = -0.31708297f;
+    x[6] = 1.7135973f / 127.0f * 2.5f;
+    block_q8_0 q;
+    ts_quantize_row(TS_TYPE_Q8_0, x, &q, 32);
+    assert_int_equal(q.qs[0], 127);
+    assert_int_equal(q.qs[5], -23);
+    assert_int_equal(q.qs[6], 3);
+}
+
+int main(void) {
+    ts_cpu_tables_init(); /* the reference's F16 table, as ts_backend_cpu_new does */
+    const struct CMUnitTest tests[] = {
+#if defined(__x86_64__)
+        cmocka_unit_test(test_avx2),
+        cmocka_unit_test(test_avx512),
+#endif
+        cmocka_unit_test(test_float_order),
+        cmocka_unit_test(test_expf),
+        cmocka_unit_test(test_act_quantizer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
