@@ -9,6 +9,8 @@
  *   float types lengths that are not a multiple of the 32 lanes) — must
  *   give BITWISE the results of ts_cpu_gemm_ref (ts_vec_dot per element).
  *   A path the CPU lacks is reported as skipped.
+ * - the vector primitives (dot, mad, softmax, silu_mul) on lengths around
+ *   the 8- and 32-lane steps, with ts_expf's clamped extremes: bitwise.
  * - the contract: ts_vec_dot(F32) equals the 32-partial sum and fold
  *   written out here; ts_expf stays within 2 ulp of expf over the range the
  *   kernels use; activations are quantized by the reference rule, on the
@@ -81,6 +83,47 @@ static void check_shape(const cpu_path *p, ts_type type, int64_t K, int64_t m, i
     free(w), free(x), free(want), free(got);
 }
 
+static void expect_same(const char *path, const char *what, int64_t n, const float *got,
+                        const float *want, int64_t count) {
+    for (int64_t i = 0; i < count; i++)
+        if (memcmp(&got[i], &want[i], sizeof got[i]) != 0)
+            fail_msg("%s %s n=%lld: [%lld] = %.9g, reference %.9g", path, what, (long long)n,
+                     (long long)i, (double)got[i], (double)want[i]);
+}
+
+/* The vector primitives on lengths around the 8- and 32-lane steps, with
+ * the extremes ts_expf clamps (scores far below the max, silu of ±100). */
+static void check_vectors(const cpu_path *p) {
+    const cpu_path *ref = &ts_cpu_path_scalar;
+    const int64_t ns[] = {1, 7, 8, 31, 32, 33, 64, 100, 1000};
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        const int64_t n = ns[k];
+        float *x = randn(n, 3.0), *y = randn(n, 2.0), *g = randn(n, 1.0);
+        uint16_t *xh = malloc((size_t)n * 2), *yh = malloc((size_t)n * 2);
+        float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+        assert_true(xh && yh && a && b);
+        ts_quantize_row(TS_TYPE_F16, x, xh, n);
+        ts_quantize_row(TS_TYPE_F16, y, yh, n);
+        float got = p->dot_f16(xh, yh, n), want = ref->dot_f16(xh, yh, n);
+        expect_same(p->name, "dot_f16", n, &got, &want, 1);
+        got = p->dot_f32(x, y, n), want = ref->dot_f32(x, y, n);
+        expect_same(p->name, "dot_f32", n, &got, &want, 1);
+        memcpy(a, y, (size_t)n * 4), memcpy(b, y, (size_t)n * 4);
+        p->mad_f16(a, xh, 0.37f, n), ref->mad_f16(b, xh, 0.37f, n);
+        expect_same(p->name, "mad_f16", n, a, b, n);
+        p->mad_f32(a, x, -1.3f, n), ref->mad_f32(b, x, -1.3f, n);
+        expect_same(p->name, "mad_f32", n, a, b, n);
+        x[0] = -1e4f; /* e^(s − max) underflows to 0 */
+        if (n > 2) x[2] = 100.0f, x[1] = -100.0f;
+        memcpy(a, x, (size_t)n * 4), memcpy(b, x, (size_t)n * 4);
+        p->softmax(a, n, 0.125f), ref->softmax(b, n, 0.125f);
+        expect_same(p->name, "softmax", n, a, b, n);
+        p->silu_mul(a, x, g, n), ref->silu_mul(b, x, g, n);
+        expect_same(p->name, "silu_mul", n, a, b, n);
+        free(x), free(y), free(g), free(xh), free(yh), free(a), free(b);
+    }
+}
+
 static void check_path(const cpu_path *p) {
     const char *missing = p->missing ? p->missing() : NULL;
     if (missing) {
@@ -102,6 +145,7 @@ static void check_path(const cpu_path *p) {
     }
     printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
     assert_true(n_types >= 7);
+    check_vectors(p);
 }
 
 #if defined(__x86_64__)

@@ -22,73 +22,38 @@
  * c = cache cells, v = list capacity per token (idx->ne[0]).
  */
 #include "backends/cpu/cpu-impl.h"
-#include "core/fmath-impl.h"
 
-#include <math.h>
 #include <string.h>
 
-/* Per-thread scratch: scores/probabilities (v floats), the output
- * accumulator (k floats), q rounded to F16 (k halves). */
+/* Per-thread scratch: scores/probabilities (v floats), q rounded to F16
+ * (k halves). */
 typedef struct att_scratch {
     float *p;
-    float *acc;
     uint16_t *q16;
 } att_scratch;
 
 /* Bytes of each part of the scratch. */
-static void scratch_sizes(int64_t k, int64_t v, size_t sz[3]) {
+static void scratch_sizes(int64_t k, int64_t v, size_t sz[2]) {
     sz[0] = cpu_align((size_t)v * sizeof(float));
-    sz[1] = cpu_align((size_t)k * sizeof(float));
-    sz[2] = cpu_align((size_t)k * sizeof(uint16_t));
+    sz[1] = cpu_align((size_t)k * sizeof(uint16_t));
 }
 
 static att_scratch scratch_at(int64_t k, int64_t v, uint8_t *base) {
-    size_t sz[3];
+    size_t sz[2];
     scratch_sizes(k, v, sz);
-    return (att_scratch){
-        .p = (float *)(void *)base,
-        .acc = (float *)(void *)(base + sz[0]),
-        .q16 = (uint16_t *)(void *)(base + sz[0] + sz[1]),
-    };
+    return (att_scratch){.p = (float *)(void *)base, .q16 = (uint16_t *)(void *)(base + sz[0])};
 }
 
 void ts_cpu_attention_work(const ts_node *n, size_t *shared, size_t *per_thread) {
     *shared = 0;
-    size_t sz[3];
+    size_t sz[2];
     scratch_sizes(n->src[0]->t.ne[0], n->src[3]->t.ne[0], sz);
-    *per_thread = sz[0] + sz[1] + sz[2];
-}
-
-/* p[t] = k[c_t] · q (F32) or k[c_t] · q16 (F16), t < L. */
-static void scores(const ts_tensor *kc, size_t head_off, int64_t k, const float *q,
-                   const uint16_t *q16, const int32_t *cells, int64_t L, float *p) {
-    for (int64_t t = 0; t < L; t++) {
-        TS_ASSERT(cells[t] >= 0 && cells[t] < kc->ne[1]);
-        const char *row = (const char *)cpu_row(kc, cells[t], 0, 0) + head_off;
-        p[t] = kc->type == TS_TYPE_F16 ? ts_cpu_dot_f16((const void *)row, q16, k)
-                                       : ts_vec_dot(TS_TYPE_F32, row, q, k);
-    }
-}
-
-/* p[0..L) = softmax(scale · p[0..L)). */
-static void softmax(float *p, int64_t L, float scale) {
-    float max = -INFINITY;
-    for (int64_t t = 0; t < L; t++) {
-        p[t] *= scale;
-        max = max > p[t] ? max : p[t];
-    }
-    float part[TS_LANES] = {0};
-    for (int64_t t = 0; t < L; t++) {
-        p[t] = ts_expf(p[t] - max);
-        part[t % TS_LANES] += p[t];
-    }
-    const float inv = 1.0f / ts_lanes_sum(part);
-    for (int64_t t = 0; t < L; t++) p[t] *= inv;
+    *per_thread = sz[0] + sz[1];
 }
 
 /* One (token, head): out (k) from q (k) over cells[0..L). */
-static void attend_one(const ts_tensor *kc, const ts_tensor *vc, int64_t kvh, int64_t k,
-                       const float *q, const int32_t *cells, int64_t L, float scale,
+static void attend_one(const cpu_path *vp, const ts_tensor *kc, const ts_tensor *vc, int64_t kvh,
+                       int64_t k, const float *q, const int32_t *cells, int64_t L, float scale,
                        const att_scratch *s, float *out) {
     const bool half = kc->type == TS_TYPE_F16;
     const size_t esz = half ? sizeof(uint16_t) : sizeof(float);
@@ -96,24 +61,22 @@ static void attend_one(const ts_tensor *kc, const ts_tensor *vc, int64_t kvh, in
 
     // scores s_t = (k[c_t] · q) · scale, then the softmax weights
     if (half) ts_quantize_row(TS_TYPE_F16, q, s->q16, k);
-    scores(kc, head_off, k, q, s->q16, cells, L, s->p);
-    softmax(s->p, L, scale);
+    for (int64_t t = 0; t < L; t++) {
+        TS_ASSERT(cells[t] >= 0 && cells[t] < kc->ne[1]);
+        const void *row = (const char *)cpu_row(kc, cells[t], 0, 0) + head_off;
+        s->p[t] = half ? vp->dot_f16(row, s->q16, k) : vp->dot_f32(row, q, k);
+    }
+    vp->softmax(s->p, L, scale);
 
     // out[d] = Σ_t v[c_t][d] · p_t, t in list order
-    for (int64_t d = 0; d < k; d++) s->acc[d] = 0.0f;
+    for (int64_t d = 0; d < k; d++) out[d] = 0.0f;
     for (int64_t t = 0; t < L; t++) {
-        const char *vr = (const char *)cpu_row(vc, cells[t], 0, 0) + head_off;
-        if (half) {
-            const uint16_t *v16 = (const uint16_t *)(const void *)vr;
-            const float pt = cpu_f16(ts_fp32_to_fp16(s->p[t]));
-            for (int64_t d = 0; d < k; d++) s->acc[d] += cpu_f16(v16[d]) * pt;
-        } else {
-            const float *v32 = (const float *)(const void *)vr;
-            const float pt = s->p[t];
-            for (int64_t d = 0; d < k; d++) s->acc[d] += v32[d] * pt;
-        }
+        const void *vr = (const char *)cpu_row(vc, cells[t], 0, 0) + head_off;
+        if (half)
+            vp->mad_f16(out, vr, cpu_f16(ts_fp32_to_fp16(s->p[t])), k);
+        else
+            vp->mad_f32(out, vr, s->p[t], k);
     }
-    for (int64_t d = 0; d < k; d++) out[d] = s->acc[d];
 }
 
 void ts_cpu_attention(const cpu_compute *c, const ts_node *n) {
@@ -136,6 +99,6 @@ void ts_cpu_attention(const cpu_compute *c, const ts_node *n) {
         TS_ASSERT(L >= 1 && L <= v);
         const float *qr = cpu_row(q, hq, j, 0);
         float *o = (float *)cpu_row(out, j, 0, 0) + hq * k;
-        attend_one(kc, vc, hq / group, k, qr, cpu_row(idx, j, 0, 0), L, scale, &s, o);
+        attend_one(c->path, kc, vc, hq / group, k, qr, cpu_row(idx, j, 0, 0), L, scale, &s, o);
     }
 }

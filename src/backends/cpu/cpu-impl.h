@@ -23,8 +23,11 @@
 
 #define CPU_ALIGN 64
 
+typedef struct cpu_path cpu_path;
+
 typedef struct cpu_compute {
     int ith, nth;
+    const cpu_path *path; /* the ISA path's kernels */
     ts_threadpool *pool;
     uint8_t *work;      /* the node's work buffer (ts_cpu_work_size bytes) */
     size_t work_shared; /* bytes of the shared part, aligned */
@@ -61,9 +64,13 @@ void ts_cpu_tables_init(void);
 
 static inline float cpu_f16(uint16_t h) { return ts_cpu_f16_table[h]; }
 
-/* Σ x[i]·y[i] of two F16 rows as ts_vec_dot(TS_TYPE_F16): products in
- * float, summed in double in order. */
+/* The scalar path's vector primitives (vec.c; see struct cpu_path). */
 float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n);
+float ts_cpu_dot_f32(const float *x, const float *y, int64_t n);
+void ts_cpu_mad_f16(float *acc, const uint16_t *v, float p, int64_t n);
+void ts_cpu_mad_f32(float *acc, const float *v, float p, int64_t n);
+void ts_cpu_softmax(float *p, int64_t n, float scale);
+void ts_cpu_silu_mul(float *y, const float *x, const float *g, int64_t n);
 
 /* ----------------------------------------------------------- ISA paths */
 
@@ -83,15 +90,28 @@ typedef struct cpu_gemm_args {
 
 typedef void (*cpu_gemm_fn)(const cpu_gemm_args *a);
 
-/* One instruction-set path of the kernels (dispatch.c). */
-typedef struct cpu_path {
+/* One instruction-set path of the kernels (dispatch.c). Every function
+ * computes bitwise what the scalar path's does (vec.c: the reference). */
+struct cpu_path {
     const char *name; /* "scalar", "avx2", "avx512": TESSERA_CPU's values */
     /* The feature this CPU lacks for the path ("AVX-512 VNNI"), NULL when
      * it runs here; NULL function: runs everywhere. */
     const char *(*missing)(void);
     /* By weight type; NULL: the reference (ts_vec_dot per element). */
     cpu_gemm_fn gemm[TS_TYPE_COUNT];
-} cpu_path;
+    /* Vector primitives, all set on every path:
+     *   dot_f16, dot_f32: Σ x·y on the contract's TS_LANES partials, as
+     *     ts_vec_dot(F16 / F32);
+     *   mad_f16, mad_f32: acc[i] = acc[i] + v[i]·p;
+     *   softmax: p = softmax(scale·p) as attention.c defines it;
+     *   silu_mul: y[i] = x[i] / (1 + ts_expf(−x[i])) · g[i]. */
+    float (*dot_f16)(const uint16_t *x, const uint16_t *y, int64_t n);
+    float (*dot_f32)(const float *x, const float *y, int64_t n);
+    void (*mad_f16)(float *acc, const uint16_t *v, float p, int64_t n);
+    void (*mad_f32)(float *acc, const float *v, float p, int64_t n);
+    void (*softmax)(float *p, int64_t n, float scale);
+    void (*silu_mul)(float *y, const float *x, const float *g, int64_t n);
+};
 
 extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
 

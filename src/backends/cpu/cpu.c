@@ -23,6 +23,7 @@
 
 typedef struct cpu_ctx {
     ts_threadpool *pool;
+    const cpu_path *path;
     uint8_t *work; /* (work_size), CPU_ALIGN-aligned */
     size_t work_size;
     char device[64];
@@ -142,7 +143,8 @@ typedef struct graph_run {
 
 static void graph_loop(int ith, int nth, void *arg) {
     graph_run *run = arg;
-    cpu_compute c = {.ith = ith, .nth = nth, .pool = run->ctx->pool, .work = run->ctx->work};
+    cpu_compute c = {.ith = ith, .nth = nth, .path = run->ctx->path, .pool = run->ctx->pool,
+                     .work = run->ctx->work};
     const int32_t n_nodes = ts_graph_n_nodes(run->g);
     for (int32_t i = 0; i < n_nodes; i++) {
         const ts_node *n = ts_graph_node(run->g, i);
@@ -243,6 +245,7 @@ ts_status ts_backend_cpu_new(int n_threads, ts_backend **out) {
     }
     snprintf(ctx->device, sizeof ctx->device, "host CPU (%s), %d threads",
              ts_backend_cpu_path(), ts_threadpool_n_threads(ctx->pool));
+    ctx->path = ts_cpu_path_get();
     be->iface = &cpu_iface;
     be->ctx = ctx;
     *out = be;

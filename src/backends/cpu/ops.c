@@ -10,7 +10,6 @@
  * Legend: ne0 = row length, rows = ne1·ne2·ne3 of the output.
  */
 #include "backends/cpu/cpu-impl.h"
-#include "core/fmath-impl.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -27,12 +26,6 @@ static void build_tables(void) {
 }
 
 void ts_cpu_tables_init(void) { pthread_once(&tables_once, build_tables); }
-
-float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n) {
-    float p[TS_LANES] = {0};
-    for (int64_t i = 0; i < n; i++) p[i % TS_LANES] += cpu_f16(x[i]) * cpu_f16(y[i]);
-    return ts_lanes_sum(p);
-}
 
 /* ============================================================== supports */
 
@@ -250,9 +243,7 @@ void ts_cpu_rms_norm(const cpu_compute *c, const ts_node *n) {
         row_coords(out, r, &i1, &i2, &i3);
         const float *x = cpu_row(a, i1, i2, i3);
         float *y = cpu_row(out, i1, i2, i3);
-        float p[TS_LANES] = {0};
-        for (int64_t i = 0; i < ne0; i++) p[i % TS_LANES] += x[i] * x[i];
-        const float mean = ts_lanes_sum(p) / (float)ne0;
+        const float mean = c->path->dot_f32(x, x, ne0) / (float)ne0;
         const float scale = 1.0f / sqrtf(mean + eps);
         for (int64_t i = 0; i < ne0; i++) y[i] = x[i] * scale;
     }
@@ -269,7 +260,7 @@ void ts_cpu_swiglu(const cpu_compute *c, const ts_node *n) {
         row_coords(out, r, &i1, &i2, &i3);
         const float *x = cpu_row(a, i1, i2, i3), *g = cpu_row(b, i1, i2, i3);
         float *y = cpu_row(out, i1, i2, i3);
-        for (int64_t i = 0; i < ne0; i++) y[i] = x[i] / (1.0f + ts_expf(-x[i])) * g[i];
+        c->path->silu_mul(y, x, g, ne0);
     }
 }
 

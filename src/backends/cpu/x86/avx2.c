@@ -1,8 +1,8 @@
 /*
- * avx2.c — the AVX2 path (AVX2, FMA, F16C): gemm.inc.c built for it.
+ * avx2.c — the AVX2 path (AVX2, FMA, F16C): kernels.inc.c built for it.
  */
 #define X86_AVX512 0
-#include "backends/cpu/x86/gemm.inc.c"
+#include "backends/cpu/x86/kernels.inc.c"
 
 static const char *avx2_missing(void) {
     __builtin_cpu_init();
@@ -12,8 +12,4 @@ static const char *avx2_missing(void) {
     return NULL;
 }
 
-const cpu_path ts_cpu_path_avx2 = {
-    .name = "avx2",
-    .missing = avx2_missing,
-    .gemm = X86_GEMM_TABLE,
-};
+const cpu_path ts_cpu_path_avx2 = X86_PATH("avx2", avx2_missing);

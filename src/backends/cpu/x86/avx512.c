@@ -1,9 +1,9 @@
 /*
  * avx512.c — the AVX-512 path (F, BW, VL, DQ with VNNI, on top of AVX2,
- * FMA, F16C): gemm.inc.c built for it, integer dot products with vpdpbusd.
+ * FMA, F16C): kernels.inc.c built for it, integer dot products with vpdpbusd.
  */
 #define X86_AVX512 1
-#include "backends/cpu/x86/gemm.inc.c"
+#include "backends/cpu/x86/kernels.inc.c"
 
 static const char *avx512_missing(void) {
     __builtin_cpu_init();
@@ -18,8 +18,4 @@ static const char *avx512_missing(void) {
     return NULL;
 }
 
-const cpu_path ts_cpu_path_avx512 = {
-    .name = "avx512",
-    .missing = avx512_missing,
-    .gemm = X86_GEMM_TABLE,
-};
+const cpu_path ts_cpu_path_avx512 = X86_PATH("avx512", avx512_missing);

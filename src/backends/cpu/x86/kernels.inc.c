@@ -303,60 +303,149 @@ static void gemm_q6_K(const cpu_gemm_args *a) {
 
 /* The contract's fold of 32 partials held as 4 × 8 lanes (lanes 0-7, 8-15,
  * 16-23, 24-31): w = 16, 8 as vector adds, then 4, 2, 1 inside one. */
-static inline float fold32(__m256 p0, __m256 p1, __m256 p2, __m256 p3) {
-    const __m256 v = _mm256_add_ps(_mm256_add_ps(p0, p2), _mm256_add_ps(p1, p3));
+static inline float fold32(const __m256 p[4]) {
+    const __m256 v = _mm256_add_ps(_mm256_add_ps(p[0], p[2]), _mm256_add_ps(p[1], p[3]));
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
 
-/* Partials of a K-element row into p[32] when K is not a multiple of 32:
- * the vector part's lanes, then the tail in the scalar order. */
-static inline float fold32_tail(const __m256 v[4], float tail_p[TS_LANES]) {
+/* The fold when terms t0.. past the vectors went to tail[t − t0] (t0 a
+ * multiple of 32): partial l = vector lane l, then + its tail term. */
+static inline float fold32_tail(const __m256 v[4], const float tail[TS_LANES]) {
     float p[TS_LANES];
     for (int k = 0; k < 4; k++) _mm256_storeu_ps(p + 8 * k, v[k]);
-    for (int l = 0; l < TS_LANES; l++) p[l] += tail_p[l];
+    for (int l = 0; l < TS_LANES; l++) p[l] += tail[l];
     return ts_lanes_sum(p);
 }
-
-#define FLOAT_GEMM(name, T, LOAD8, TO32)                                                   \
-    static void name(const cpu_gemm_args *a) {                                             \
-        const int64_t K = a->K, K32 = K - K % TS_LANES;                                    \
-        for (int64_t j = 0; j < a->n_tok; j++) {                                           \
-            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);            \
-            float *o = a->out + (size_t)j * a->out_rs;                                     \
-            for (int64_t i = 0; i < a->n_rows; i++) {                                      \
-                const T *x = (const T *)(const void *)(a->w + (size_t)i * a->w_rs);        \
-                __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), \
-                               _mm256_setzero_ps()};                                       \
-                for (int64_t e = 0; e < K32; e += TS_LANES)                                \
-                    for (int k = 0; k < 4; k++)                                            \
-                        v[k] = _mm256_add_ps(v[k], _mm256_mul_ps(LOAD8(x + e + 8 * k),     \
-                                                                 LOAD8(y + e + 8 * k)));   \
-                if (K32 == K) {                                                            \
-                    o[i] = fold32(v[0], v[1], v[2], v[3]);                                 \
-                    continue;                                                              \
-                }                                                                          \
-                float tail[TS_LANES] = {0};                                                \
-                for (int64_t e = K32; e < K; e++) tail[e - K32] = TO32(x[e]) * TO32(y[e]); \
-                o[i] = fold32_tail(v, tail);                                               \
-            }                                                                              \
-        }                                                                                  \
-    }
 
 static inline __m256 load8_f16(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
-static inline float f16_to_32(uint16_t h) { return _cvtsh_ss(h); }
-static inline float f32_id(float f) { return f; }
 
-FLOAT_GEMM(gemm_f16, uint16_t, load8_f16, f16_to_32)
-FLOAT_GEMM(gemm_f32, float, _mm256_loadu_ps, f32_id)
+/* Σ x·y over the contract's lanes, for F16 (products exact) and F32. */
+#define FLOAT_DOT(name, T, LOAD8, TO32)                                                    \
+    static float name(const T *x, const T *y, int64_t n) {                                 \
+        const int64_t n32 = n - n % TS_LANES;                                              \
+        __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),      \
+                       _mm256_setzero_ps()};                                               \
+        for (int64_t e = 0; e < n32; e += TS_LANES)                                        \
+            for (int k = 0; k < 4; k++)                                                    \
+                v[k] = _mm256_add_ps(v[k], _mm256_mul_ps(LOAD8(x + e + 8 * k), LOAD8(y + e + 8 * k))); \
+        if (n32 == n) return fold32(v);                                                    \
+        float tail[TS_LANES] = {0};                                                        \
+        for (int64_t e = n32; e < n; e++) tail[e - n32] = TO32(x[e]) * TO32(y[e]);         \
+        return fold32_tail(v, tail);                                                       \
+    }
 
-#define X86_GEMM_TABLE                                                                     \
+FLOAT_DOT(dot_f16, uint16_t, load8_f16, _cvtsh_ss)
+FLOAT_DOT(dot_f32, float, _mm256_loadu_ps, )
+
+/* One output row per (token, weight row): the float dot of each. */
+#define FLOAT_GEMM(name, T, DOT)                                                           \
+    static void name(const cpu_gemm_args *a) {                                             \
+        for (int64_t j = 0; j < a->n_tok; j++) {                                           \
+            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);            \
+            float *o = a->out + (size_t)j * a->out_rs;                                     \
+            for (int64_t i = 0; i < a->n_rows; i++)                                        \
+                o[i] = DOT((const T *)(const void *)(a->w + (size_t)i * a->w_rs), y, a->K); \
+        }                                                                                  \
+    }
+
+FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
+FLOAT_GEMM(gemm_f32, float, dot_f32)
+
+/* acc[i] = acc[i] + v[i]·p. */
+#define MAD(name, T, LOAD8, TO32)                                                          \
+    static void name(float *acc, const T *v, float p, int64_t n) {                         \
+        const __m256 pv = _mm256_set1_ps(p);                                               \
+        int64_t i = 0;                                                                     \
+        for (; i + 8 <= n; i += 8)                                                         \
+            _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i),              \
+                                                    _mm256_mul_ps(LOAD8(v + i), pv)));     \
+        for (; i < n; i++) acc[i] += TO32(v[i]) * p;                                       \
+    }
+
+MAD(mad_f16, uint16_t, load8_f16, _cvtsh_ss)
+MAD(mad_f32, float, _mm256_loadu_ps, )
+
+/* ts_expf on 8 lanes, the same operations in the same order. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(TS_EXP_LOG2E)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_HI))),
+                                   _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_LO)));
+    __m256 p = _mm256_set1_ps(TS_EXP_P0);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P1));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P5));
+    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
+    /* out of range, n does not fit the exponent: those lanes are replaced */
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(TS_EXP_HI), _CMP_GT_OQ));
+    e = _mm256_blendv_ps(e, _mm256_setzero_ps(),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(TS_EXP_LO), _CMP_LT_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+/* As ts_cpu_softmax: scale and max, e_t and its partial sums (4 × 8 lanes
+ * over each 32 terms, the tail in the scalar order), then · (1/S). */
+static void softmax(float *p, int64_t n, float scale) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(p + t), sv);
+        _mm256_storeu_ps(p + t, v);
+        mv = _mm256_max_ps(mv, v);
+    }
+    float m8[8], max = -INFINITY;
+    _mm256_storeu_ps(m8, mv);
+    for (int l = 0; l < 8; l++) max = max > m8[l] ? max : m8[l];
+    for (; t < n; t++) {
+        p[t] *= scale;
+        max = max > p[t] ? max : p[t];
+    }
+    const __m256 maxv = _mm256_set1_ps(max);
+    const int64_t n32 = n - n % TS_LANES;
+    __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (t = 0; t < n32; t += TS_LANES)
+        for (int k = 0; k < 4; k++) {
+            const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + t + 8 * k), maxv));
+            _mm256_storeu_ps(p + t + 8 * k, e);
+            v[k] = _mm256_add_ps(v[k], e);
+        }
+    float tail[TS_LANES] = {0};
+    for (t = n32; t < n; t++) tail[t - n32] = p[t] = ts_expf(p[t] - max);
+    const __m256 inv = _mm256_set1_ps(1.0f / fold32_tail(v, tail));
+    for (t = 0; t + 8 <= n; t += 8) _mm256_storeu_ps(p + t, _mm256_mul_ps(_mm256_loadu_ps(p + t), inv));
+    for (; t < n; t++) p[t] *= _mm256_cvtss_f32(inv);
+}
+
+static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        const __m256 e = exp8(_mm256_xor_ps(xv, _mm256_set1_ps(-0.0f))); /* −x */
+        const __m256 s = _mm256_div_ps(xv, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(g + i)));
+    }
+    for (; i < n; i++) y[i] = x[i] / (1.0f + ts_expf(-x[i])) * g[i];
+}
+
+#define X86_PATH(path_name, missing_fn)                                                   \
     {                                                                                      \
-        [TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16, [TS_TYPE_Q4_1] = gemm_q4_1,    \
-        [TS_TYPE_Q5_0] = gemm_q5_0, [TS_TYPE_Q8_0] = gemm_q8_0, [TS_TYPE_Q4_K] = gemm_q4_K, \
-        [TS_TYPE_Q6_K] = gemm_q6_K,                                                        \
+        .name = path_name, .missing = missing_fn,                                          \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16,                       \
+                 [TS_TYPE_Q4_1] = gemm_q4_1, [TS_TYPE_Q5_0] = gemm_q5_0,                   \
+                 [TS_TYPE_Q8_0] = gemm_q8_0, [TS_TYPE_Q4_K] = gemm_q4_K,                   \
+                 [TS_TYPE_Q6_K] = gemm_q6_K},                                              \
+        .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,    \
+        .softmax = softmax, .silu_mul = silu_mul,                                          \
     }
