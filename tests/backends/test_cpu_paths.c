@@ -9,6 +9,8 @@
  *   float types lengths that are not a multiple of the 32 lanes) — must
  *   give BITWISE the results of ts_cpu_gemm_ref (ts_vec_dot per element).
  *   A path the CPU lacks is reported as skipped.
+ * - the activation converters (Q8_0, Q8_1, Q8_K): bytes equal to
+ *   ts_quantize_row's, ties and degenerate blocks included.
  * - the vector primitives (dot, mad, softmax, silu_mul) on lengths around
  *   the 8- and 32-lane steps, with ts_expf's clamped extremes: bitwise.
  * - the contract: ts_vec_dot(F32) equals the 32-partial sum and fold
@@ -124,6 +126,36 @@ static void check_vectors(const cpu_path *p) {
     }
 }
 
+/* The activation converters: bytes equal to ts_quantize_row, on random
+ * rows and on blocks of exact halves (x·(1/d) = k + 1/2), zeros, ties of
+ * magnitude with both signs (Q8_K's first-maximum rule), tiny values. */
+static void check_quantizers(const cpu_path *p) {
+    const int64_t n = 1024;
+    for (int t = 0; t < TS_TYPE_COUNT; t++) {
+        if (!p->quantize[t]) continue;
+        size_t rs;
+        assert_true(ts_type_row_size((ts_type)t, n, &rs));
+        uint8_t *got = malloc(rs), *want = malloc(rs);
+        assert_true(got && want);
+        for (int trial = 0; trial < 8; trial++) {
+            float *x = randn(n, trial == 7 ? 1e-30 : 1.0 + trial);
+            if (trial == 1)
+                for (int64_t i = 0; i < n; i++) /* d = 1: every level a tie */
+                    x[i] = i % 32 == 0 ? 127.0f : (float)(i % 50 - 25) + 0.5f;
+            if (trial == 2) memset(x, 0, 300 * sizeof *x);
+            if (trial == 3)
+                for (int64_t i = 0; i < n; i += 37) x[i] = i % 2 ? 9.0f : -9.0f;
+            ts_quantize_row((ts_type)t, x, want, n);
+            p->quantize[t](x, got, n);
+            if (memcmp(got, want, rs) != 0)
+                fail_msg("%s quantize %s trial %d: bytes differ from the reference", p->name,
+                         ts_type_name((ts_type)t), trial);
+            free(x);
+        }
+        free(got), free(want);
+    }
+}
+
 static void check_path(const cpu_path *p) {
     const char *missing = p->missing ? p->missing() : NULL;
     if (missing) {
@@ -146,6 +178,7 @@ static void check_path(const cpu_path *p) {
     printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
     assert_true(n_types >= 7);
     check_vectors(p);
+    check_quantizers(p);
 }
 
 #if defined(__x86_64__)

@@ -99,6 +99,8 @@ struct cpu_path {
     const char *(*missing)(void);
     /* By weight type; NULL: the reference (ts_vec_dot per element). */
     cpu_gemm_fn gemm[TS_TYPE_COUNT];
+    /* By activation type: x (n floats) → y, as ts_quantize_row; NULL: it. */
+    void (*quantize[TS_TYPE_COUNT])(const float *x, void *y, int64_t n);
     /* Vector primitives, all set on every path:
      *   dot_f16, dot_f32: Σ x·y on the contract's TS_LANES partials, as
      *     ts_vec_dot(F16 / F32);

@@ -3,8 +3,8 @@
  *   out[j][i] = Σ_K w[i]·x[j]
  * as ggml-cpu does it: every row of x is first converted to the weight's
  * activation type vt = ts_type_dot_type(w) (Q8_0, Q8_1, Q8_K, F16, BF16;
- * F32 weights take x as it is) by ts_quantize_row (the reference quantizers), then each output
- * element is the row dot product ts_vec_dot(w->type, w row i, x row j) in
+ * F32 weights take x as it is) by ts_quantize_row (a path's own converter
+ * gives the same bytes), then each output element is the row dot product ts_vec_dot(w->type, w row i, x row j) in
  * the reduction-order contract's order: the selected ISA path's gemm
  * kernel computes tiles of rows × tokens bitwise as the reference (F16
  * weights without a path kernel use the half table, bit-identical to
@@ -75,8 +75,13 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
         uint8_t *wq = private ? cpu_thread_work(c) : c->work;
         int64_t j0 = 0, j1 = n_tok;
         if (!private) cpu_split(n_tok, c->ith, c->nth, &j0, &j1);
-        for (int64_t j = j0; j < j1; j++)
-            ts_quantize_row(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
+        void (*const quantize)(const float *, void *, int64_t) = c->path->quantize[vt];
+        for (int64_t j = j0; j < j1; j++) {
+            if (quantize)
+                quantize(cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
+            else
+                ts_quantize_row(vt, cpu_row(x, j, 0, 0), wq + (size_t)j * rs, K);
+        }
         if (!private) cpu_barrier(c);
         xq = wq;
     }

@@ -26,6 +26,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <math.h>
 #include <string.h>
 
 #define GROUP    8  /* weight rows per lane vector */
@@ -439,6 +440,113 @@ static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
     for (; i < n; i++) y[i] = x[i] / (1.0f + ts_expf(-x[i])) * g[i];
 }
 
+/* ============================================= activation quantizers */
+
+/* C's roundf: truncate, then one away from zero when |fraction| >= 1/2
+ * (v − trunc(v) is exact). */
+static inline __m256 roundf8(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 up = _mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+/* Largest |x| of 32 floats (exact in any order). */
+static inline float absmax32(const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 4 × 8 int32 (each in −128..127) → 32 int8 in order. */
+static inline void store_i8x32(int8_t *out, const __m256i i[4]) {
+    const __m256i ab = _mm256_packs_epi32(i[0], i[1]), cd = _mm256_packs_epi32(i[2], i[3]);
+    const __m256i v = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)out, v);
+}
+
+/* One block as the reference quantizer (quant_legacy.c): d = amax/127,
+ * q = roundf(x·(1/d)), a level out of (−128, 128) (a degenerate scale)
+ * becomes 0. Returns d; *sum = Σ q. */
+static inline float quantize_block_q8(const float *x, int8_t *qs, int *sum) {
+    const float d = absmax32(x) / 127.0f;
+    const float id = d ? 1.0f / d : 0.0f;
+    const __m256 idv = _mm256_set1_ps(id), lim = _mm256_set1_ps(128.0f);
+    __m256i q[4], acc = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        const __m256 r = roundf8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), idv));
+        const __m256 ok = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), r), lim, _CMP_LT_OQ);
+        q[k] = _mm256_and_si256(_mm256_cvttps_epi32(r), _mm256_castps_si256(ok));
+        acc = _mm256_add_epi32(acc, q[k]);
+    }
+    store_i8x32(qs, q);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    *sum = _mm_cvtsi128_si32(h);
+    return d;
+}
+
+static void quantize_q8_0(const float *x, void *vy, int64_t n) {
+    block_q8_0 *y = vy; /* (n/32) */
+    int sum;
+    for (int64_t b = 0; b < n / 32; b++) y[b].d = ts_fp32_to_fp16(quantize_block_q8(x + 32 * b, y[b].qs, &sum));
+}
+
+static void quantize_q8_1(const float *x, void *vy, int64_t n) {
+    block_q8_1 *y = vy; /* (n/32) */
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sum;
+        const float d = quantize_block_q8(x + 32 * b, y[b].qs, &sum);
+        y[b].d = ts_fp32_to_fp16(d);
+        y[b].s = ts_fp32_to_fp16((float)sum * d);
+    }
+}
+
+/* Q8_K as the reference (quant_k.c): max = the first value of largest
+ * magnitude, iscale = −127/max, q = min(round-half-even(iscale·x), 127),
+ * bsums of 16, d = 1/iscale; an all-zero block is all zero. */
+static void quantize_q8_K(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy; /* (n/256) */
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        float amax = 0.0f;
+        for (int c = 0; c < QK_K / 32; c++) {
+            const float m = absmax32(x + 32 * c);
+            amax = m > amax ? m : amax;
+        }
+        memset(&y[b], 0, sizeof y[b]);
+        if (amax == 0) continue;
+        int first = 0;
+        while (fabsf(x[first]) != amax) first++;
+        const float iscale = -127.f / x[first];
+        const __m256 sv = _mm256_set1_ps(iscale);
+        for (int c = 0; c < QK_K / 32; c++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                const __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * c + 8 * k), sv),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(127));
+            }
+            store_i8x32(y[b].qs + 32 * c, q);
+            for (int h = 0; h < 2; h++) {
+                const __m256i s = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+                y[b].bsums[2 * c + h] = (int16_t)_mm_cvtsi128_si32(t);
+            }
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
 #define X86_PATH(path_name, missing_fn)                                                   \
     {                                                                                      \
         .name = path_name, .missing = missing_fn,                                          \
@@ -446,6 +554,8 @@ static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
                  [TS_TYPE_Q4_1] = gemm_q4_1, [TS_TYPE_Q5_0] = gemm_q5_0,                   \
                  [TS_TYPE_Q8_0] = gemm_q8_0, [TS_TYPE_Q4_K] = gemm_q4_K,                   \
                  [TS_TYPE_Q6_K] = gemm_q6_K},                                              \
+        .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0, [TS_TYPE_Q8_1] = quantize_q8_1,        \
+                     [TS_TYPE_Q8_K] = quantize_q8_K},                                      \
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,    \
         .softmax = softmax, .silu_mul = silu_mul,                                          \
     }
