@@ -25,9 +25,13 @@
 
 typedef struct cpu_path cpu_path;
 
+typedef struct cpu_repacked cpu_repacked;
+
 typedef struct cpu_compute {
     int ith, nth;
     const cpu_path *path; /* the ISA path's kernels */
+    const cpu_repacked *repacked; /* the backend's repacked weights */
+    size_t repacked_cap;
     ts_threadpool *pool;
     uint8_t *work;      /* the node's work buffer (ts_cpu_work_size bytes) */
     size_t work_shared; /* bytes of the shared part, aligned */
@@ -99,6 +103,10 @@ struct cpu_path {
     const char *(*missing)(void);
     /* By weight type; NULL: the reference (ts_vec_dot per element). */
     cpu_gemm_fn gemm[TS_TYPE_COUNT];
+    /* By weight type, on the repacked layout (repack.c): a.w is the first
+     * 16-row group of the call (rows from a multiple of 16), a.w_rs unused.
+     * A type with one here is repacked at graph_reserve. */
+    cpu_gemm_fn gemm_rp[TS_TYPE_COUNT];
     /* By activation type: x (n floats) → y, as ts_quantize_row; NULL: it. */
     void (*quantize[TS_TYPE_COUNT])(const float *x, void *y, int64_t n);
     /* Vector primitives, all set on every path:
@@ -124,6 +132,47 @@ ts_status ts_cpu_path_check(void);
 
 /* The reference: ts_vec_dot per element (any type with a dot product). */
 void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a);
+
+/* ----------------------------------------------------------- repacking */
+
+#define TS_RP_ROWS 16 /* rows interleaved in a repacked group */
+
+/* One block of 16 rows of each repacked type (repack.c has the layouts). */
+typedef struct rp_q4_1 {
+    uint16_t d[TS_RP_ROWS], m[TS_RP_ROWS];
+    uint8_t qs[4][TS_RP_ROWS][4];
+} rp_q4_1;
+typedef struct rp_q5_0 {
+    uint16_t d[TS_RP_ROWS];
+    uint64_t qh[4][2];
+    uint8_t qs[4][TS_RP_ROWS][4];
+} rp_q5_0;
+typedef struct rp_q8_0 {
+    uint16_t d[TS_RP_ROWS];
+    uint8_t qs[8][TS_RP_ROWS][4];
+} rp_q8_0;
+
+/* Bytes of a (K, m) weight of `type` repacked; 0 for a type with no layout. */
+size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m);
+
+/* w: m rows of K values, stride rs → out (ts_cpu_repack_size bytes). */
+void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, void *out);
+
+/* A backend's table of repacked weights, open-addressed by data pointer. */
+struct cpu_repacked {
+    const void *orig; /* the weight's data (NULL: empty slot) */
+    void *packed;     /* its repacked copy, owned */
+};
+
+/* The copy of the weight whose data is orig, or NULL. */
+const void *ts_cpu_repacked_find(const cpu_repacked *tab, size_t cap, const void *orig);
+
+/* Repack w into the table (grown as needed) unless it is there, adding its
+ * size to *bytes, and release the original's file pages. TS_ERR_NOMEM. */
+ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, const ts_tensor *w,
+                               size_t *bytes);
+
+void ts_cpu_repacked_free(cpu_repacked *tab, size_t cap);
 
 /* ------------------------------------------------------------- kernels */
 

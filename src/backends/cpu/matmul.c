@@ -10,6 +10,10 @@
  * weights without a path kernel use the half table, bit-identical to
  * ts_vec_dot(F16) without a call per element).
  *
+ * A weight the backend repacked (repack.c: 16 rows interleaved, for the
+ * path's row-per-lane kernels) is read from its copy instead, and the
+ * threads split its 16-row groups.
+ *
  * Threads: phase 1 converts the rows of x — for a batch of at most
  * PRIVATE_TOKENS tokens (generation) every thread converts all of them into
  * its own part of the work buffer, so no barrier is needed; a larger batch
@@ -59,6 +63,32 @@ void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a) {
     }
 }
 
+/* Phase 2 on a repacked weight: this thread's 16-row groups, in tiles of
+ * groups × tokens. */
+static void mul_mat_repacked(const cpu_compute *c, const ts_node *n, const void *packed,
+                             const uint8_t *xq, size_t rs) {
+    const ts_tensor *w = &n->src[0]->t, *out = &n->t;
+    const int64_t K = w->ne[0], m = w->ne[1], n_tok = n->src[1]->t.ne[1];
+    const size_t group_bytes = ts_cpu_repack_size(w->type, K, TS_RP_ROWS);
+    const int64_t groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
+    int64_t g0, g1;
+    cpu_split(groups, c->ith, c->nth, &g0, &g1);
+    for (int64_t jt = 0; jt < n_tok; jt += TILE_TOKENS) {
+        const int64_t jt1 = jt + TILE_TOKENS < n_tok ? jt + TILE_TOKENS : n_tok;
+        for (int64_t gt = g0; gt < g1; gt += TILE_ROWS / TS_RP_ROWS) {
+            const int64_t gt1 = gt + TILE_ROWS / TS_RP_ROWS < g1 ? gt + TILE_ROWS / TS_RP_ROWS : g1;
+            const int64_t i0 = gt * TS_RP_ROWS, i1 = gt1 * TS_RP_ROWS < m ? gt1 * TS_RP_ROWS : m;
+            const cpu_gemm_args a = {
+                .w = (const uint8_t *)packed + (size_t)gt * group_bytes,
+                .x = xq + (size_t)jt * rs, .x_rs = rs,
+                .out = (float *)cpu_row(out, jt, 0, 0) + i0, .out_rs = out->nb[1] / sizeof(float),
+                .K = K, .n_rows = i1 - i0, .n_tok = jt1 - jt,
+            };
+            c->path->gemm_rp[w->type](&a);
+        }
+    }
+}
+
 void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
     const ts_tensor *w = &n->src[0]->t; /* (K, m) */
     const ts_tensor *x = &n->src[1]->t; /* (K, n) F32 */
@@ -87,6 +117,13 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
     }
 
     // 2. this thread's weight rows, in tiles of rows × tokens
+    const void *packed = c->path->gemm_rp[w->type]
+                             ? ts_cpu_repacked_find(c->repacked, c->repacked_cap, w->data)
+                             : NULL;
+    if (packed) {
+        mul_mat_repacked(c, n, packed, xq, rs);
+        return;
+    }
     const cpu_gemm_fn gemm = c->path->gemm[w->type];
     int64_t i0, i1;
     cpu_split(m, c->ith, c->nth, &i0, &i1);

@@ -440,6 +440,191 @@ static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
     for (; i < n; i++) y[i] = x[i] / (1.0f + ts_expf(-x[i])) * g[i];
 }
 
+/* ====================================================== repacked layouts */
+
+/* Row-per-lane kernels on repack.c's layouts: a lane vector holds RP_LANES
+ * rows of a 16-row group (AVX-512: all 16; AVX2: 8, the group in two
+ * halves). Per block, chunk g of 4 bytes per row times the 4 activation
+ * bytes it pairs with, broadcast, accumulates each row's integer block sum
+ * in its lane; the lane then applies its row's float formula and adds the
+ * block to its accumulator, exactly as the reference's loop. */
+#if X86_AVX512
+#define RP_LANES 16
+typedef __m512i rp_vi;
+typedef __m512 rp_vf;
+static inline rp_vi rp_load(const void *p) { return _mm512_loadu_si512(p); }
+static inline rp_vi rp_set8(int v) { return _mm512_set1_epi8((char)v); }
+static inline rp_vi rp_and(rp_vi a, rp_vi b) { return _mm512_and_si512(a, b); }
+static inline rp_vi rp_srl4(rp_vi a) { return _mm512_srli_epi16(a, 4); }
+static inline rp_vi rp_zero_i(void) { return _mm512_setzero_si512(); }
+static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return _mm512_add_epi32(a, b); }
+static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm512_sub_epi32(a, b); }
+static inline rp_vi rp_set32(int32_t v) { return _mm512_set1_epi32(v); }
+/* acc + Σ over each 4 bytes of w (u8, <= 255) × y (s8) */
+static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) { return _mm512_dpbusd_epi32(acc, w, y); }
+/* bytes of w with bit 4 set where mask bit i is set (Q5_0's fifth bit) */
+static inline rp_vi rp_bit4(rp_vi w, uint64_t mask) {
+    return _mm512_mask_blend_epi8(mask, w, _mm512_or_si512(w, rp_set8(0x10)));
+}
+static inline rp_vf rp_halves(const uint16_t *h) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)h));
+}
+static inline rp_vf rp_cvt(rp_vi a) { return _mm512_cvtepi32_ps(a); }
+static inline rp_vf rp_set1(float v) { return _mm512_set1_ps(v); }
+static inline rp_vf rp_zero_f(void) { return _mm512_setzero_ps(); }
+static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return _mm512_mul_ps(a, b); }
+static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm512_add_ps(a, b); }
+static inline void rp_store(float *p, rp_vf v) { _mm512_storeu_ps(p, v); }
+#else
+#define RP_LANES 8
+typedef __m256i rp_vi;
+typedef __m256 rp_vf;
+static inline rp_vi rp_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline rp_vi rp_set8(int v) { return _mm256_set1_epi8((char)v); }
+static inline rp_vi rp_and(rp_vi a, rp_vi b) { return _mm256_and_si256(a, b); }
+static inline rp_vi rp_srl4(rp_vi a) { return _mm256_srli_epi16(a, 4); }
+static inline rp_vi rp_zero_i(void) { return _mm256_setzero_si256(); }
+static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return _mm256_add_epi32(a, b); }
+static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm256_sub_epi32(a, b); }
+static inline rp_vi rp_set32(int32_t v) { return _mm256_set1_epi32(v); }
+/* w <= 128 here (maddubs saturates beyond): Q4_1, Q5_0; Q8_0 signs first */
+static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
+}
+static inline rp_vi rp_bit4(rp_vi w, uint32_t mask) {
+    return _mm256_or_si256(w, _mm256_and_si256(bits32(mask), rp_set8(0x10)));
+}
+static inline rp_vf rp_halves(const uint16_t *h) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+}
+static inline rp_vf rp_cvt(rp_vi a) { return _mm256_cvtepi32_ps(a); }
+static inline rp_vf rp_set1(float v) { return _mm256_set1_ps(v); }
+static inline rp_vf rp_zero_f(void) { return _mm256_setzero_ps(); }
+static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return _mm256_mul_ps(a, b); }
+static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm256_add_ps(a, b); }
+static inline void rp_store(float *p, rp_vf v) { _mm256_storeu_ps(p, v); }
+#endif
+
+/* 4 activation bytes, broadcast to every lane. */
+static inline rp_vi rp_bcast(const int8_t *y) {
+    int32_t v;
+    memcpy(&v, y, sizeof v);
+    return rp_set32(v);
+}
+
+/* Σ of a block's 32 activation quants. */
+static inline int32_t ysum32(const int8_t *qs) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)qs),
+                                       _mm256_set1_epi8((char)0x80)); /* q + 128 */
+    const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1)) - 32 * 128;
+}
+
+/* Rows [r0, r0 + RP_LANES) of a group's accumulators to the output (those
+ * below n_rows). */
+static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf *acc) {
+    const int64_t nr = a->n_rows - r0 < RP_LANES ? a->n_rows - r0 : RP_LANES;
+    if (nr <= 0) return;
+    for (int64_t j = 0; j < a->n_tok; j++) {
+        float v[RP_LANES];
+        rp_store(v, acc[j]);
+        memcpy(a->out + (size_t)j * a->out_rs + r0, v, (size_t)nr * sizeof(float));
+    }
+}
+
+/* One kernel per repacked type. For every group G, lane set h and block
+ * b: DECODE fills q[8] (chunk g: 4 bytes per row, the weight operand of
+ * rp_dot against activation bytes yoff[g]..+3) and the row scales; per
+ * token, ISUM is the lanes' exact block sums and BLOCK adds the block. */
+#define RP_GEMM(name, rp_t, yblock, DECODE, ISUM, BLOCK)                                   \
+    static void name(const cpu_gemm_args *a) {                                             \
+        TS_ASSERT(a->n_tok <= MAX_TOK);                                                    \
+        const int64_t nb = a->K / 32, groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS;  \
+        const rp_t *w = (const rp_t *)(const void *)a->w;                                  \
+        for (int64_t G = 0; G < groups; G++)                                               \
+            for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                              \
+                const int r0 = h * RP_LANES;                                               \
+                rp_vf acc[MAX_TOK];                                                        \
+                for (int64_t j = 0; j < a->n_tok; j++) acc[j] = rp_zero_f();               \
+                for (int64_t b = 0; b < nb; b++) {                                         \
+                    const rp_t *blk = w + G * nb + b;                                      \
+                    rp_vi q[8];                                                            \
+                    DECODE                                                                 \
+                    for (int64_t j = 0; j < a->n_tok; j++) {                               \
+                        const yblock *y = (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b; \
+                        rp_vi i0 = rp_zero_i(), i1 = rp_zero_i();                          \
+                        ISUM                                                               \
+                        const rp_vf sumi = rp_cvt(rp_add_i(i0, i1));                        \
+                        BLOCK                                                              \
+                    }                                                                      \
+                }                                                                          \
+                rp_store_rows(a, G * TS_RP_ROWS + r0, acc);                                \
+            }                                                                              \
+    }
+
+/* Chunks g < 4 pair with activation bytes 4g (low nibbles) and 16 + 4g
+ * (high nibbles): q[g] and q[g + 4]. */
+#define RP_NIBBLES                                                                         \
+    for (int g = 0; g < 4; g++) {                                                          \
+        const rp_vi c = rp_load(&blk->qs[g][r0]);                                          \
+        q[g] = rp_and(c, rp_set8(0x0F));                                                   \
+        q[g + 4] = rp_and(rp_srl4(c), rp_set8(0x0F));                                      \
+    }
+#define RP_ISUM_NIBBLES                                                                    \
+    for (int g = 0; g < 4; g++) {                                                          \
+        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                    \
+        i1 = rp_dot(i1, q[g + 4], rp_bcast(y->qs + 16 + 4 * g));                           \
+    }
+
+/* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s). */
+RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1,
+        RP_NIBBLES const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->m + r0);,
+        RP_ISUM_NIBBLES,
+        const rp_vf e = rp_add(rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi),
+                               rp_mul(mx, rp_set1(half(&y->s))));
+        acc[j] = rp_add(acc[j], e);)
+
+/* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y, q = nibble + 16·bit. */
+#if X86_AVX512
+#define RP_Q5_BITS(g) q[g] = rp_bit4(q[g], blk->qh[g][0]), q[g + 4] = rp_bit4(q[g + 4], blk->qh[g][1]);
+#else
+#define RP_Q5_BITS(g)                                                                      \
+    q[g] = rp_bit4(q[g], (uint32_t)(blk->qh[g][0] >> (32 * h)));                           \
+    q[g + 4] = rp_bit4(q[g + 4], (uint32_t)(blk->qh[g][1] >> (32 * h)));
+#endif
+RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0,
+        RP_NIBBLES for (int g = 0; g < 4; g++) { RP_Q5_BITS(g) }
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_ISUM_NIBBLES i0 = rp_sub_i(i0, rp_set32(16 * ysum32(y->qs)));,
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+
+/* Q8_0 × Q8_0: (dx·dy)·sumi. The weights are stored + 128: AVX-512 takes
+ * them unsigned and subtracts 128·Σ y; AVX2 turns them back to signed and
+ * multiplies |w| by y with w's sign (maddubs would saturate on 255·127). */
+#if X86_AVX512
+#define RP_Q8_ISUM                                                                         \
+    for (int g = 0; g < 8; g += 2) {                                                       \
+        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                    \
+        i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));                            \
+    }                                                                                      \
+    i0 = rp_sub_i(i0, rp_set32(128 * ysum32(y->qs)));
+#define RP_Q8_DECODE for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
+#else
+#define RP_Q8_ISUM                                                                         \
+    for (int g = 0; g < 8; g += 2) {                                                       \
+        i0 = _mm256_add_epi32(i0, dot_ss(q[g], rp_bcast(y->qs + 4 * g)));                  \
+        i1 = _mm256_add_epi32(i1, dot_ss(q[g + 1], rp_bcast(y->qs + 4 * g + 4)));          \
+    }
+#define RP_Q8_DECODE                                                                       \
+    for (int g = 0; g < 8; g++) q[g] = _mm256_xor_si256(rp_load(&blk->qs[g][r0]), rp_set8(0x80));
+#endif
+RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0,
+        RP_Q8_DECODE const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_Q8_ISUM,
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+
 /* ============================================= activation quantizers */
 
 /* C's roundf: truncate, then one away from zero when |fraction| >= 1/2
@@ -554,6 +739,8 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
                  [TS_TYPE_Q4_1] = gemm_q4_1, [TS_TYPE_Q5_0] = gemm_q5_0,                   \
                  [TS_TYPE_Q8_0] = gemm_q8_0, [TS_TYPE_Q4_K] = gemm_q4_K,                   \
                  [TS_TYPE_Q6_K] = gemm_q6_K},                                              \
+.gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1, [TS_TYPE_Q5_0] = gemm_rp_q5_0,       \
+                    [TS_TYPE_Q8_0] = gemm_rp_q8_0},                                        \
         .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0, [TS_TYPE_Q8_1] = quantize_q8_1,        \
                      [TS_TYPE_Q8_K] = quantize_q8_K},                                      \
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,    \
