@@ -9,6 +9,8 @@
  *   float types lengths that are not a multiple of the 32 lanes) — must
  *   give BITWISE the results of ts_cpu_gemm_ref (ts_vec_dot per element).
  *   A path the CPU lacks is reported as skipped.
+ * - the repacked kernels (repack.c's 16-row layouts): weights repacked,
+ *   then the same shapes (rows around the 16-row group), bitwise.
  * - the activation converters (Q8_0, Q8_1, Q8_K): bytes equal to
  *   ts_quantize_row's, ties and degenerate blocks included.
  * - the vector primitives (dot, mad, softmax, silu_mul) on lengths around
@@ -156,6 +158,31 @@ static void check_quantizers(const cpu_path *p) {
     }
 }
 
+/* The repacked kernels: repack random weights, run the kernel from a
+ * group boundary, compare with the reference on the original rows. */
+static void check_repacked(const cpu_path *p, ts_type type, int64_t K, int64_t m, int64_t n) {
+    const ts_type vt = ts_type_dot_type(type);
+    size_t w_rs, x_rs;
+    uint8_t *w = random_rows(type, K, m, &w_rs);
+    uint8_t *x = random_rows(vt, K, n, &x_rs);
+    uint8_t *packed = malloc(ts_cpu_repack_size(type, K, m));
+    float *want = calloc((size_t)m * (size_t)n, sizeof(float));
+    float *got = calloc((size_t)m * (size_t)n, sizeof(float));
+    assert_true(packed && want && got);
+    ts_cpu_repack(type, w, w_rs, K, m, packed);
+    cpu_gemm_args a = {.w = w, .w_rs = w_rs, .x = x, .x_rs = x_rs, .out = want,
+                       .out_rs = (size_t)m, .K = K, .n_rows = m, .n_tok = n};
+    ts_cpu_gemm_ref(type, &a);
+    a.w = packed, a.out = got;
+    p->gemm_rp[type](&a);
+    for (int64_t e = 0; e < m * n; e++)
+        if (memcmp(&got[e], &want[e], sizeof got[e]) != 0)
+            fail_msg("%s repacked %s K=%lld m=%lld n=%lld: out[%lld][%lld] = %.9g, reference %.9g",
+                     p->name, ts_type_name(type), (long long)K, (long long)m, (long long)n,
+                     (long long)(e / m), (long long)(e % m), (double)got[e], (double)want[e]);
+    free(w), free(x), free(packed), free(want), free(got);
+}
+
 static void check_path(const cpu_path *p) {
     const char *missing = p->missing ? p->missing() : NULL;
     if (missing) {
@@ -177,6 +204,17 @@ static void check_path(const cpu_path *p) {
     }
     printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
     assert_true(n_types >= 7);
+    int n_rp = 0;
+    for (int t = 0; t < TS_TYPE_COUNT; t++) {
+        if (!p->gemm_rp[t]) continue;
+        n_rp++;
+        const int64_t Ks[] = {32, 96, 224}, ms[] = {1, 15, 16, 17, 40}, ns[] = {1, 3, 64};
+        for (size_t ki = 0; ki < 3; ki++)
+            for (size_t mi = 0; mi < 5; mi++)
+                for (size_t ni = 0; ni < 3; ni++) check_repacked(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
+    }
+    printf("path %s: %d repacked weight types bitwise equal to the reference\n", p->name, n_rp);
+    assert_true(n_rp >= 3);
     check_vectors(p);
     check_quantizers(p);
 }

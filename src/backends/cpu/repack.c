@@ -26,8 +26,8 @@
  * The cache: a backend repacks each weight once (graph_reserve finds the
  * MUL_MAT weights of its worst graph) and keeps the copy in a small open-
  * addressed table keyed by the weight's data pointer; the file pages of
- * the original are handed back to the kernel (madvise DONTNEED: a read-only
- * private mapping re-reads them from the file if GET_ROWS needs a row).
+ * the original are handed back to the kernel (madvise PAGEOUT: the
+ * mapping re-reads them from the file if GET_ROWS needs a row).
  */
 #include "backends/cpu/cpu-impl.h"
 #include "core/quant-impl.h"
@@ -119,12 +119,19 @@ const void *ts_cpu_repacked_find(const cpu_repacked *tab, size_t cap, const void
     return e->orig ? e->packed : NULL;
 }
 
-/* The page-aligned interior of [p, p + n) back to the kernel. */
+/* The page-aligned interior of [p, p + n) back to the kernel. PAGEOUT,
+ * not DONTNEED: it drops a file mapping's clean pages (re-read from the
+ * file when touched again) but never discards data, whatever memory the
+ * weight lives in. Where the kernel lacks it the pages stay. */
 static void release_pages(const void *p, size_t n) {
+#ifdef MADV_PAGEOUT
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     const uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
     const uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
-    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+#else
+    (void)p, (void)n;
+#endif
 }
 
 ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, const ts_tensor *w,
