@@ -272,6 +272,15 @@ bool gen_out_write(const char *s, size_t n, void *user) {
     return fflush(stdout) == 0 && !ferror(stdout);
 }
 
+void gen_print_load(const gen_model *gm, uint32_t n_ctx, int n_threads) {
+    const long threads = n_threads ? n_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *path = ts_backend_cpu_path();
+    fprintf(stderr,
+            "load: %.3f s (%s, %.1fM params, %d layers; context %u tokens, %ld threads, cpu %s)\n",
+            gm->load_seconds, ts_model_arch(gm->model), (double)ts_model_n_params(gm->model) / 1e6,
+            ts_model_n_layer(gm->model), n_ctx, threads, path ? path : "none");
+}
+
 void gen_print_rate(const char *what, int32_t n, double seconds) {
     fprintf(stderr, "%s: %d tokens in %.3f s", what, n, seconds);
     if (n > 0 && seconds > 0) fprintf(stderr, " (%.1f tokens/s)", n / seconds);

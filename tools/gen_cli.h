@@ -130,6 +130,11 @@ gen_out gen_out_stdout(void);
 /* A gen_sink (generate.h): user is a gen_out. False when stdout fails. */
 bool gen_out_write(const char *text, size_t len, void *user);
 
+/* "load: S s (ARCH, NM params, L layers; context C tokens, T threads, cpu
+ * PATH)" on stderr: the model's figures, the context size, threads (0:
+ * one per core) and the CPU kernels' instruction-set path. */
+void gen_print_load(const gen_model *gm, uint32_t n_ctx, int n_threads);
+
 /* "WHAT: N tokens in S s (R tokens/s)" on stderr, without a newline. */
 void gen_print_rate(const char *what, int32_t n, double seconds);
 

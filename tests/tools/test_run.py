@@ -38,7 +38,7 @@ EXIT_USAGE, EXIT_MODEL, EXIT_CONTEXT, EXIT_INTERRUPT = 2, 3, 4, 130
 
 STATS = {
     "load": re.compile(r"^load: \d+\.\d{3} s \(llama, [\d.]+M params, \d+ layers; "
-                       r"context (\d+) tokens, (\d+) threads\)$"),
+                       r"context (\d+) tokens, (\d+) threads, cpu (scalar|avx2|avx512)\)$"),
     "prompt": re.compile(r"^prompt: (\d+) tokens in \d+\.\d{3} s( \([\d.]+ tokens/s\))?$"),
     "generate": re.compile(r"^generate: (\d+) tokens in \d+\.\d{3} s( \([\d.]+ tokens/s\))?, "
                            r"stopped: (.+)$"),
