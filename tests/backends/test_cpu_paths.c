@@ -169,7 +169,10 @@ static void check_repacked(const cpu_path *p, ts_type type, int64_t K, int64_t m
     float *want = calloc((size_t)m * (size_t)n, sizeof(float));
     float *got = calloc((size_t)m * (size_t)n, sizeof(float));
     assert_true(packed && want && got);
-    ts_cpu_repack(type, w, w_rs, K, m, packed);
+    /* in two calls, as two threads would */
+    const int64_t groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
+    ts_cpu_repack(type, w, w_rs, K, m, 0, groups / 2, packed);
+    ts_cpu_repack(type, w, w_rs, K, m, groups / 2, groups, packed);
     cpu_gemm_args a = {.w = w, .w_rs = w_rs, .x = x, .x_rs = x_rs, .out = want,
                        .out_rs = (size_t)m, .K = K, .n_rows = m, .n_tok = n};
     ts_cpu_gemm_ref(type, &a);

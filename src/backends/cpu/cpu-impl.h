@@ -155,8 +155,10 @@ typedef struct rp_q8_0 {
 /* Bytes of a (K, m) weight of `type` repacked; 0 for a type with no layout. */
 size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m);
 
-/* w: m rows of K values, stride rs → out (ts_cpu_repack_size bytes). */
-void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, void *out);
+/* Groups [g0, g1) of w (m rows of K values, stride rs) into out (all of
+ * the weight: ts_cpu_repack_size bytes). */
+void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, int64_t g0,
+                   int64_t g1, void *out);
 
 /* A backend's table of repacked weights, open-addressed by data pointer. */
 struct cpu_repacked {
@@ -167,10 +169,11 @@ struct cpu_repacked {
 /* The copy of the weight whose data is orig, or NULL. */
 const void *ts_cpu_repacked_find(const cpu_repacked *tab, size_t cap, const void *orig);
 
-/* Repack w into the table (grown as needed) unless it is there, adding its
- * size to *bytes, and release the original's file pages. TS_ERR_NOMEM. */
+/* Repack w into the table (grown as needed) unless it is there, on the
+ * pool's threads, adding its size to *bytes, and release the original's
+ * file pages. TS_ERR_NOMEM. */
 ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, const ts_tensor *w,
-                               size_t *bytes);
+                               ts_threadpool *pool, size_t *bytes);
 
 void ts_cpu_repacked_free(cpu_repacked *tab, size_t cap);
 

@@ -110,7 +110,8 @@ static ts_status repack_weights(cpu_ctx *ctx, const ts_graph *g) {
         const ts_tensor *w = &n->src[0]->t;
         if (!ctx->path->gemm_rp[w->type] || w->ne[0] % 32) continue;
         ts_status st = ts_cpu_repack_weight(&ctx->repacked, &ctx->repacked_cap,
-                                            &ctx->repacked_count, w, &ctx->repacked_bytes);
+                                            &ctx->repacked_count, w, ctx->pool,
+                                            &ctx->repacked_bytes);
         if (st != TS_OK) return st;
     }
     return TS_OK;

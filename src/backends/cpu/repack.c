@@ -58,10 +58,8 @@ static void pack_q5_0(const block_q5_0 *const x[TS_RP_ROWS], rp_q5_0 *y) {
         memcpy(&qh, x[r]->qh, sizeof qh);
         for (int g = 0; g < 4; g++) {
             memcpy(y->qs[g][r], x[r]->qs + 4 * g, 4);
-            for (int e = 0; e < 4; e++) {
-                y->qh[g][0] |= (uint64_t)(qh >> (4 * g + e) & 1) << (4 * r + e);
-                y->qh[g][1] |= (uint64_t)(qh >> (16 + 4 * g + e) & 1) << (4 * r + e);
-            }
+            y->qh[g][0] |= (uint64_t)(qh >> (4 * g) & 0xF) << (4 * r);
+            y->qh[g][1] |= (uint64_t)(qh >> (16 + 4 * g) & 0xF) << (4 * r);
         }
     }
 }
@@ -85,13 +83,14 @@ size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m) {
     }
 }
 
-void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, void *out) {
+void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, int64_t g0,
+                   int64_t g1, void *out) {
     const size_t bsz = ts_type_get(type)->type_size;
-    const int64_t nb = K / 32, groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
+    const int64_t nb = K / 32;
     uint8_t zero[64] = {0}; /* a padding row's block: all scales and quants 0 */
     TS_ASSERT(bsz <= sizeof zero);
     const size_t psz = TS_RP_ROWS * bsz;
-    for (int64_t G = 0; G < groups; G++)
+    for (int64_t G = g0; G < g1; G++)
         for (int64_t b = 0; b < nb; b++) {
             const void *x[TS_RP_ROWS];
             for (int r = 0; r < TS_RP_ROWS; r++) {
@@ -134,8 +133,22 @@ static void release_pages(const void *p, size_t n) {
 #endif
 }
 
+typedef struct repack_job {
+    const ts_tensor *w;
+    void *packed;
+} repack_job;
+
+/* Thread ith's share of the job's 16-row groups. */
+static void repack_part(int ith, int nth, void *user) {
+    const repack_job *j = user;
+    const int64_t K = j->w->ne[0], m = j->w->ne[1], groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
+    int64_t g0, g1;
+    cpu_split(groups, ith, nth, &g0, &g1);
+    ts_cpu_repack(j->w->type, j->w->data, j->w->nb[1], K, m, g0, g1, j->packed);
+}
+
 ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, const ts_tensor *w,
-                               size_t *bytes) {
+                               ts_threadpool *pool, size_t *bytes) {
     if (ts_cpu_repacked_find(*tab, *cap, w->data)) return TS_OK;
     if ((*count + 1) * 2 > *cap) { /* keep the table at most half full */
         const size_t ncap = *cap ? *cap * 2 : 64;
@@ -152,7 +165,8 @@ ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, c
     if (!packed)
         return ts_error(TS_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes to repack '%s'",
                         size, w->name);
-    ts_cpu_repack(w->type, w->data, w->nb[1], K, m, packed);
+    repack_job job = {.w = w, .packed = packed};
+    ts_threadpool_run(pool, repack_part, &job);
     release_pages(w->data, w->nb[1] * (size_t)m);
     (*tab)[slot_of(*tab, *cap, w->data)] = (cpu_repacked){.orig = w->data, .packed = packed};
     (*count)++;
