@@ -136,14 +136,12 @@ bool gen_opts_check(const char *cmd, const gen_opts *o) {
 
 /* ============================================================== model */
 
-/* path, else the default model in the cache (as scripts/fetch-model.sh
- * places it) when it is there. */
-static int resolve_model(const char *cmd, const char *path, gen_model *gm) {
+char *gen_model_path(const char *cmd, const char *path, int *rc) {
+    char buf[PATH_MAX], *out;
     if (path) {
-        gm->path = strdup(path);
+        out = strdup(path);
     } else {
         const char *cache = getenv("TESSERA_CACHE"), *home = getenv("HOME");
-        char buf[PATH_MAX];
         int n = cache && cache[0]
                     ? snprintf(buf, sizeof buf, "%s/models/%s", cache, GEN_DEFAULT_MODEL_FILE)
                     : snprintf(buf, sizeof buf, "%s/.cache/tessera/models/%s", home ? home : "",
@@ -152,21 +150,23 @@ static int resolve_model(const char *cmd, const char *path, gen_model *gm) {
             cli_error("%s: no model given (-m MODEL) and the default model %s is not there; "
                       "get it with `scripts/fetch-model.sh smollm2` (or `make demo`)",
                       cmd, n >= 0 && (size_t)n < sizeof buf ? buf : GEN_DEFAULT_MODEL_FILE);
-            return GEN_EXIT_MODEL;
+            *rc = GEN_EXIT_MODEL;
+            return NULL;
         }
-        gm->path = strdup(buf);
+        out = strdup(buf);
     }
-    if (!gm->path) {
+    if (!out) {
         cli_error("%s: out of memory", cmd);
-        return CLI_EXIT_FAIL;
+        *rc = CLI_EXIT_FAIL;
     }
-    return CLI_EXIT_OK;
+    return out;
 }
 
 int gen_model_open(const char *cmd, const char *path, gen_model *gm) {
     *gm = (gen_model){0};
-    int rc = resolve_model(cmd, path, gm);
-    if (rc != CLI_EXIT_OK) return rc;
+    int rc = CLI_EXIT_OK;
+    gm->path = gen_model_path(cmd, path, &rc);
+    if (!gm->path) return rc;
     double t0 = gen_now();
     ts_status st = ts_model_load(gm->path, NULL, &gm->model);
     if (st == TS_OK) st = ts_vocab_load(ts_model_gguf(gm->model), &gm->vocab);

@@ -79,6 +79,13 @@ typedef struct gen_model {
     double load_seconds;
 } gen_model;
 
+/* path, or when NULL the default model in
+ * ${TESSERA_CACHE:-~/.cache/tessera}/models if it is there, as a copy the
+ * caller frees. NULL with *rc GEN_EXIT_MODEL (no default model; the message
+ * says how to fetch it) or CLI_EXIT_FAIL (out of memory), having printed
+ * why. */
+char *gen_model_path(const char *cmd, const char *path, int *rc);
+
 /* Load path (or, when NULL, the default model in
  * ${TESSERA_CACHE:-~/.cache/tessera}/models, with a message saying how to
  * fetch it when it is not there). Returns CLI_EXIT_OK, GEN_EXIT_MODEL or

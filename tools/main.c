@@ -3,8 +3,9 @@
  * it; also holds the error helpers every subcommand shares (cli.h).
  *
  * Exit codes, for every subcommand: 0 ok, 1 bad input or a failed operation
- * (one line on stderr), 2 usage error (message and usage on stderr); `run`
- * adds codes of its own (model load, context, decode, SIGINT).
+ * (one line on stderr), 2 usage error (message and usage on stderr); `run`,
+ * `chat` and `bench` add codes of their own (model load, context, decode,
+ * SIGINT).
  */
 #include "cli.h"
 
@@ -20,6 +21,7 @@ static const cli_command commands[] = {
     {"template", "render a conversation with a model's chat template", cmd_template},
     {"run", "generate text with a model (a completion, or --chat)", cmd_run},
     {"chat", "chat with a model, one message per line, history kept in the KV cache", cmd_chat},
+    {"bench", "prompt and generation tokens/s, as llama-bench measures them", cmd_bench},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -58,7 +60,7 @@ static void print_usage(FILE *f) {
           "  0  success\n"
           "  1  the input was bad or an operation failed (message on stderr)\n"
           "  2  usage error\n"
-          "  (run and chat add their own codes: see `tessera run --help`)\n",
+          "  (run, chat and bench add their own codes: see `tessera COMMAND --help`)\n",
           f);
 }
 
