@@ -20,6 +20,8 @@ static const cli_command commands[] = {
     {"template", "render a conversation with a model's chat template", cmd_template},
     {"run", "generate text with a model (a completion, or --chat)", cmd_run},
     {"chat", "chat with a model, one message per line, history kept in the KV cache", cmd_chat},
+    {"perplexity", "a model's perplexity on a text, as llama.cpp's llama-perplexity",
+     cmd_perplexity},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -58,7 +60,7 @@ static void print_usage(FILE *f) {
           "  0  success\n"
           "  1  the input was bad or an operation failed (message on stderr)\n"
           "  2  usage error\n"
-          "  (run and chat add their own codes: see `tessera run --help`)\n",
+          "  (run, chat and perplexity add their own codes: see their --help)\n",
           f);
 }
 
