@@ -65,6 +65,11 @@ enum { GEN_OPT_OK, GEN_OPT_BAD, GEN_OPT_UNKNOWN };
  * nothing printed. */
 int gen_opts_parse(const char *cmd, int argc, char **argv, int *i, gen_opts *o);
 
+/* s as an integer in lo..hi into *out; false, having printed "tessera:
+ * CMD: OPT wants an integer in LO..HI, got 'S'", when it is not one. */
+bool gen_parse_i32(const char *cmd, const char *opt, const char *s, long lo, long hi,
+                   int32_t *out);
+
 /* Whether the sampler accepts o->sp (ranges, NaN), asked before a model is
  * loaded; prints the reason when not. */
 bool gen_opts_check(const char *cmd, const gen_opts *o);
