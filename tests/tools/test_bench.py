@@ -26,7 +26,7 @@ EXIT_FAIL, EXIT_USAGE, EXIT_MODEL = 1, 2, 3
 
 COMMON = {"model_filename", "model_size", "model_n_params", "cpu_path", "n_threads",
           "n_prompt", "n_gen", "n_depth", "avg_ts", "stddev_ts", "samples_ts", "load_ms",
-          "peak_rss_bytes"}
+          "context_ms", "weight_copy_bytes", "peak_rss_bytes"}
 TG_ONLY = {"weight_bytes_per_token", "bandwidth_bytes_per_s", "bw_fraction"}
 PROGRESS = re.compile(r"^bench: t=(\d+) (pp|tg)(\d+)( @ d(\d+))?: [\d.]+ \+- [\d.]+ t/s "
                       r"\((\d+) runs?\)(, bw_fraction [\d.]+)?$")
@@ -71,7 +71,8 @@ def check_object(o, reps):
     assert o["model_filename"] == str(MODEL)
     assert o["model_size"] > 0 and o["model_n_params"] > 0
     assert o["cpu_path"] in ("scalar", "avx2", "avx512")
-    assert o["load_ms"] >= 0 and o["peak_rss_bytes"] > 0
+    assert o["load_ms"] >= 0 and o["context_ms"] >= 0 and o["peak_rss_bytes"] > 0
+    assert o["weight_copy_bytes"] >= 0
     samples = o["samples_ts"]
     assert len(samples) == reps and all(s > 0 for s in samples)
     assert o["avg_ts"] == pytest.approx(statistics.fmean(samples))
