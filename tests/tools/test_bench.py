@@ -146,7 +146,8 @@ def test_table(bench):
     figs = lines.index(next(l for l in lines if l.startswith("| threads")))
     cells = [c.strip() for c in lines[figs + 2].strip("|").split("|")]
     assert cells[0] == "1" and cells[1] in ("scalar", "avx2", "avx512")
-    assert all(float(c) > 0 for c in cells[3:])  # peak RSS, GB/s, MiB/token
+    assert float(cells[3]) >= 0 and float(cells[4]) >= 0  # context ms, repacked MiB
+    assert all(float(c) > 0 for c in cells[5:])  # peak RSS, GB/s, MiB/token
     # stdout is not a terminal: progress lines on stderr as well
     assert len([l for l in proc.stderr.splitlines() if PROGRESS.match(l)]) == 2
 
