@@ -3,7 +3,7 @@
  * reference, and the reduction-order contract's arithmetic itself.
  *
  * - gemm: for each path this CPU runs (avx2, avx512) and each weight type
- *   it has a kernel for, random weights and activations on odd shapes —
+ *   it has a kernel for from the mapping (F32, F16, Q4_K, Q6_K), random weights and activations on odd shapes —
  *   rows not a multiple of the 8-row group, one token, a few tokens, a full
  *   tile of 64, reduction lengths of 1 and several blocks (and for the
  *   float types lengths that are not a multiple of the 32 lanes) — must
@@ -206,7 +206,7 @@ static void check_path(const cpu_path *p) {
                 for (size_t ni = 0; ni < 3; ni++) check_shape(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
     }
     printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
-    assert_true(n_types >= 7);
+    assert_true(n_types >= 4);
     int n_rp = 0;
     for (int t = 0; t < TS_TYPE_COUNT; t++) {
         if (!p->gemm_rp[t]) continue;

@@ -1,32 +1,36 @@
 /*
- * gemm.inc.c — the x86 matrix kernels, included by avx2.c (X86_AVX512 0)
- * and avx512.c (X86_AVX512 1: integer block dots with vpdpbusd, 32 vector
- * registers). Each computes bitwise what the reference ts_vec_dot computes
- * (docs/ARCHITECTURE.md, "Reduction order"):
+ * kernels.inc.c — the x86 kernels of a CPU path, included by avx2.c
+ * (X86_AVX512 0) and avx512.c (X86_AVX512 1: integer block dots with
+ * vpdpbusd, 16-lane vectors for the repacked layouts). Each computes
+ * bitwise what the scalar path computes (docs/ARCHITECTURE.md, "Reduction
+ * order"):
  *
- *  - quantized types: a block's integer sum is exact whatever the order,
- *    so it is summed across SIMD lanes freely; then 8 weight rows sit in
- *    the 8 lanes of a float vector and each lane applies the reference's
- *    float formula for its row, in the reference's order, and adds the
- *    block into its row's accumulator, block after block — one rounding
- *    sequence per output, as the scalar loop.
- *  - F16, F32: the TS_LANES = 32 partial sums are four 8-lane registers
- *    (element i in lane i mod 32), folded in the contract's tree.
+ *  - repacked Q4_1, Q5_0, Q8_0 (repack.c's 16-row layouts): one row per
+ *    32-bit lane; broadcast activation bytes times 4 bytes of every row
+ *    give each lane its row's exact integer block sum; the lane applies
+ *    its row's float formula in the reference's order and adds the block
+ *    to its accumulator, block after block, as the scalar loop.
+ *  - Q4_K, Q6_K from the mapping: 8 rows at a time, each block's integer
+ *    sums reduced across lanes (exact in any order), then the same
+ *    per-lane float formula. The last group repeats its last row and drops
+ *    those results; blocks are unpacked once and reused for every token of
+ *    the call (matmul.c passes at most TILE_TOKENS tokens).
+ *  - F16, F32 dots: the TS_LANES = 32 partial sums are four 8-lane
+ *    registers (element i in lane i mod 32), folded in the contract's tree.
+ *  - vector primitives (mad, softmax with an 8-lane ts_expf, silu_mul)
+ *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
+ *    reference's bytes.
  *
- * Tiling: 8 weight rows at a time (the last group repeats its last row and
- * drops those results); their blocks are unpacked once per block and reused
- * for every token of the call (matmul.c passes at most TILE_TOKENS tokens).
- *
- * Legend: r = row of the group of 8, j = token, b = block of the row,
- * nb = blocks per row.
+ * Legend: r = row of a group, j = token, b = block of the row, nb =
+ * blocks per row, g = 4-byte chunk of a block.
  */
 #include "backends/cpu/cpu-impl.h"
 #include "core/fmath-impl.h"
 #include "core/quant-impl.h"
 
 #include <immintrin.h>
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #define GROUP    8  /* weight rows per lane vector */
@@ -47,20 +51,6 @@ static inline __m256 halves8(const uint8_t *const rows[GROUP], size_t off) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
 }
 
-/* Σ u8 × s8 over each 4 bytes: 8 int32 (exact: |u| <= 128, |s| <= 127). */
-static inline __m256i dot_us(__m256i u, __m256i s) {
-#if X86_AVX512
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
-#else
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-#endif
-}
-
-/* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign). */
-static inline __m256i dot_ss(__m256i a, __m256i b) {
-    return dot_us(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
-}
-
 /* Lane r = the sum of v[r]'s 8 lanes. */
 static inline __m256i hsum8(const __m256i v[GROUP]) {
     const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
@@ -68,12 +58,6 @@ static inline __m256i hsum8(const __m256i v[GROUP]) {
     const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
     return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20),
                             _mm256_permute2x128_si256(ab, cd, 0x31));
-}
-
-/* 32 nibbles of a Q4 block: element j < 16 low nibble of qs[j], j + 16 high. */
-static inline __m256i nibbles32(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
 }
 
 /* Byte j = 0xFF where bit j of x is set. */
@@ -99,68 +83,6 @@ static inline void store_group(const cpu_gemm_args *a, int64_t i0, int nr, const
         memcpy(a->out + (size_t)j * a->out_rs + i0, v, (size_t)nr * sizeof(float));
     }
 }
-
-/* ==================================================== 32-element blocks */
-
-/* One kernel per legacy type: UNPACK(rows, b, q) fills q[r] with row r's
- * block b as bytes for dot DOT; BLOCK(acc, sumi, rows, b, y) adds the block
- * to the 8 rows' accumulators with the reference's float formula. */
-#define LEGACY_GEMM(name, wblock, yblock, UNPACK, DOT, SCALES, BLOCK)                      \
-    static void name(const cpu_gemm_args *a) {                                             \
-        TS_ASSERT(a->n_tok <= MAX_TOK);                                                    \
-        const int64_t nb = a->K / 32;                                                      \
-        for (int64_t i0 = 0; i0 < a->n_rows; i0 += GROUP) {                                \
-            const uint8_t *rows[GROUP];                                                    \
-            const int nr = group_rows(a, i0, rows);                                        \
-            __m256 acc[MAX_TOK];                                                           \
-            for (int64_t j = 0; j < a->n_tok; j++) acc[j] = _mm256_setzero_ps();           \
-            for (int64_t b = 0; b < nb; b++) {                                             \
-                const size_t off = (size_t)b * sizeof(wblock);                            \
-                __m256i q[GROUP];                                                          \
-                for (int r = 0; r < GROUP; r++) q[r] = UNPACK((const wblock *)(const void *)(rows[r] + off)); \
-                SCALES                                                                     \
-                for (int64_t j = 0; j < a->n_tok; j++) {                                   \
-                    const yblock *y = (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b; \
-                    const __m256i yq = _mm256_loadu_si256((const __m256i *)(const void *)y->qs); \
-                    __m256i s[GROUP];                                                      \
-                    for (int r = 0; r < GROUP; r++) s[r] = DOT(q[r], yq);                  \
-                    const __m256 sumi = _mm256_cvtepi32_ps(hsum8(s));                      \
-                    BLOCK                                                                  \
-                }                                                                          \
-            }                                                                              \
-            store_group(a, i0, nr, acc);                                                   \
-        }                                                                                  \
-    }
-
-/* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s), q in 0..15 unsigned. */
-static inline __m256i unpack_q4_1(const block_q4_1 *x) { return nibbles32(x->qs); }
-LEGACY_GEMM(gemm_q4_1, block_q4_1, block_q8_1, unpack_q4_1, dot_us,
-            const __m256 dx = halves8(rows, off + offsetof(block_q4_1, d));
-            const __m256 mx = halves8(rows, off + offsetof(block_q4_1, m));,
-            const __m256 dy = _mm256_set1_ps(half(&y->d));
-            const __m256 sy = _mm256_set1_ps(half(&y->s));
-            const __m256 e = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(dx, dy), sumi),
-                                           _mm256_mul_ps(mx, sy));
-            acc[j] = _mm256_add_ps(acc[j], e);)
-
-/* Q5_0 × Q8_0: (dx·dy)·sumi, q − 16 signed: the nibble where the fifth
- * bit is set, nibble − 16 (its byte | 0xF0) where it is clear. */
-static inline __m256i unpack_q5_0(const block_q5_0 *x) {
-    uint32_t qh;
-    memcpy(&qh, x->qh, sizeof qh);
-    const __m256i lo = nibbles32(x->qs);
-    return _mm256_or_si256(lo, _mm256_andnot_si256(bits32(qh), _mm256_set1_epi8((char)0xF0)));
-}
-/* Q8_0 × Q8_0: (dx·dy)·sumi. */
-static inline __m256i unpack_q8_0(const block_q8_0 *x) {
-    return _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
-}
-#define SCALE_D(wblock) const __m256 dx = halves8(rows, off + offsetof(wblock, d));
-#define BLOCK_D                                                                            \
-    const __m256 dy = _mm256_set1_ps(half(&y->d));                                         \
-    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(_mm256_mul_ps(dx, dy), sumi));
-LEGACY_GEMM(gemm_q5_0, block_q5_0, block_q8_0, unpack_q5_0, dot_ss, SCALE_D(block_q5_0), BLOCK_D)
-LEGACY_GEMM(gemm_q8_0, block_q8_0, block_q8_0, unpack_q8_0, dot_ss, SCALE_D(block_q8_0), BLOCK_D)
 
 /* ============================================================ K-quants */
 
@@ -612,6 +534,12 @@ RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0,
     i0 = rp_sub_i(i0, rp_set32(128 * ysum32(y->qs)));
 #define RP_Q8_DECODE for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
 #else
+/* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign): exact, since
+ * |a| <= 128 and |b| <= 127 keep maddubs' pair sums within int16. */
+static inline __m256i dot_ss(__m256i a, __m256i b) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)),
+                             _mm256_set1_epi16(1));
+}
 #define RP_Q8_ISUM                                                                         \
     for (int g = 0; g < 8; g += 2) {                                                       \
         i0 = _mm256_add_epi32(i0, dot_ss(q[g], rp_bcast(y->qs + 4 * g)));                  \
@@ -736,9 +664,7 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
     {                                                                                      \
         .name = path_name, .missing = missing_fn,                                          \
         .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16,                       \
-                 [TS_TYPE_Q4_1] = gemm_q4_1, [TS_TYPE_Q5_0] = gemm_q5_0,                   \
-                 [TS_TYPE_Q8_0] = gemm_q8_0, [TS_TYPE_Q4_K] = gemm_q4_K,                   \
-                 [TS_TYPE_Q6_K] = gemm_q6_K},                                              \
+                 [TS_TYPE_Q4_K] = gemm_q4_K, [TS_TYPE_Q6_K] = gemm_q6_K},                  \
 .gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1, [TS_TYPE_Q5_0] = gemm_rp_q5_0,       \
                     [TS_TYPE_Q8_0] = gemm_rp_q8_0},                                        \
         .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0, [TS_TYPE_Q8_1] = quantize_q8_1,        \
