@@ -1,8 +1,7 @@
 /*
  * dispatch.c — which instruction-set path the CPU kernels run, chosen once
  * per process: the best the CPU has (CPUID, with the OS's register-state
- * support, as __builtin_cpu_supports reports it), or the one TESSERA_CPU
- * names. An unknown name, or a path this CPU lacks, selects nothing: the
+ * support: x86/cpuid.c), or the one TESSERA_CPU names. An unknown name, or a path this CPU lacks, selects nothing: the
  * backend then refuses to start with the reason (never a silent fallback,
  * never an illegal instruction later).
  *

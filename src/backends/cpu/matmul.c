@@ -4,11 +4,11 @@
  * as ggml-cpu does it: every row of x is first converted to the weight's
  * activation type vt = ts_type_dot_type(w) (Q8_0, Q8_1, Q8_K, F16, BF16;
  * F32 weights take x as it is) by ts_quantize_row (a path's own converter
- * gives the same bytes), then each output element is the row dot product ts_vec_dot(w->type, w row i, x row j) in
- * the reduction-order contract's order: the selected ISA path's gemm
- * kernel computes tiles of rows × tokens bitwise as the reference (F16
- * weights without a path kernel use the half table, bit-identical to
- * ts_vec_dot(F16) without a call per element).
+ * gives the same bytes), then each output element is the row dot product
+ * ts_vec_dot(w->type, w row i, x row j) in the reduction-order contract's
+ * order: the selected ISA path's gemm kernel computes tiles of rows ×
+ * tokens bitwise as the reference (which, for F16 weights, uses the half
+ * table: bit-identical to ts_vec_dot(F16) without a call per element).
  *
  * A weight the backend repacked (repack.c: 16 rows interleaved, for the
  * path's row-per-lane kernels) is read from its copy instead, and the
@@ -29,9 +29,9 @@
 
 #include <string.h>
 
-#define TILE_ROWS   16 /* weight rows kept hot while the tokens of a tile pass */
-#define TILE_TOKENS 64 /* converted x rows of a tile */
-#define PRIVATE_TOKENS 4 /* up to this many tokens, each thread converts them all */
+#define TILE_ROWS      16 /* weight rows kept hot while the tokens of a tile pass */
+#define TILE_TOKENS    64 /* converted x rows of a tile */
+#define PRIVATE_TOKENS 4  /* up to this many tokens, each thread converts them all */
 
 static size_t act_row_size(const ts_node *n) {
     const ts_tensor *w = &n->src[0]->t;
