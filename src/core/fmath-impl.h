@@ -12,6 +12,8 @@
  *    tree; a shorter row leaves the missing partials at +0.
  *  - ts_expf: e^x by Cody–Waite reduction and a degree-6 polynomial, in
  *    plain float operations, so a vector version computes the same bits.
+ *  - ts_log_d, ts_exp_d, ts_pow_d, ts_sincos_d (fmath.c): RoPE's tables,
+ *    computed once per position in double, instead of libm.
  *
  * Every file is compiled with -ffp-contract=off: a product and a sum stay
  * two roundings unless fmaf is written.
@@ -69,5 +71,14 @@ static inline float ts_expf(float x) {
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
 }
+
+/* fmath.c: ln x, e^x, b^y, sin x and cos x in double with fixed series,
+ * the same bits on every machine (no libm): RoPE's angle tables and their
+ * per-op constants. ts_log_d(0) = −inf, ts_log_d(x < 0) = NaN;
+ * ts_sincos_d(±inf or NaN) = NaN. */
+double ts_log_d(double x);
+double ts_exp_d(double x);
+double ts_pow_d(double b, double y);
+void ts_sincos_d(double x, double *s, double *c);
 
 #endif /* TS_FMATH_IMPL_H */

@@ -17,7 +17,8 @@
  *   the 8- and 32-lane steps, with ts_expf's clamped extremes: bitwise.
  * - the contract: ts_vec_dot(F32) equals the 32-partial sum and fold
  *   written out here; ts_expf stays within 2 ulp of expf over the range the
- *   kernels use; activations are quantized by the reference rule, on the
+ *   kernels use; RoPE's sin, cos, log and pow (double, own series) stay
+ *   within a few ulp of libm's; activations are quantized by the reference rule, on the
  *   case where llama.cpp's x86 quantizer rounds the other way
  *   (tests/models/test_qwen_tiny.py).
  *
@@ -269,6 +270,46 @@ static void test_expf(void **state) {
     assert_true(isnan(ts_expf(NAN)));
 }
 
+static double ulps_d(double a, double b) { return fabs(a - b) / (nextafter(fabs(b), INFINITY) - fabs(b)); }
+
+/* RoPE's transcendental functions (core/fmath.c) against libm, in double:
+ * angles up to 1e6 rad (positions × frequencies), the bases and scales of
+ * real models. */
+static void test_rope_math(void **state) {
+    (void)state;
+    double worst[4] = {0};
+    for (double x = -1e6; x <= 1e6; x += 997.3 + x * 1e-3 * (x > 0)) {
+        double s, c;
+        ts_sincos_d(x, &s, &c);
+        const double es = ulps_d(s, sin(x)), ec = ulps_d(c, cos(x));
+        worst[0] = es > worst[0] ? es : worst[0];
+        worst[1] = ec > worst[1] ? ec : worst[1];
+    }
+    for (double x = 0.001; x < 2e6; x *= 1.37) {
+        const double e = ulps_d(ts_log_d(x), log(x));
+        worst[2] = e > worst[2] ? e : worst[2];
+    }
+    const double bases[] = {10000.0, 500000.0, 1000000.0, 1e7};
+    for (int i = 0; i < 4; i++)
+        for (int n = 32; n <= 256; n *= 2) {
+            const double e = ulps_d(ts_pow_d(bases[i], -2.0 / n), pow(bases[i], -2.0 / n));
+            worst[3] = e > worst[3] ? e : worst[3];
+        }
+    printf("RoPE math vs libm (double ulps): sin %.1f, cos %.1f, log %.1f, pow %.1f\n", worst[0],
+           worst[1], worst[2], worst[3]);
+    /* an angle near 0 after reduction is absolutely, not relatively, exact */
+    assert_true(worst[2] <= 4 && worst[3] <= 16);
+    for (double x = -100; x <= 100; x += 0.37) {
+        double s, c;
+        ts_sincos_d(x, &s, &c);
+        assert_true(fabs(s - sin(x)) <= 1e-15 && fabs(c - cos(x)) <= 1e-15);
+    }
+    double s, c;
+    ts_sincos_d(1e6, &s, &c);
+    assert_true(fabs(s - sin(1e6)) <= 1e-9 && fabs(c - cos(1e6)) <= 1e-9);
+    assert_true(ts_exp_d(0.0) == 1.0 && ulps_d(ts_exp_d(1.0), M_E) <= 1);
+}
+
 /* Activations are quantized by ggml's reference rule on every path: d =
  * amax/127, q = roundf(x·(1/d)), half away from zero. The half-level case
  * of qwen2-yarn-q8_0-tied (tests/models/test_qwen_tiny.py): x =
@@ -297,6 +338,7 @@ int main(void) {
 #endif
         cmocka_unit_test(test_float_order),
         cmocka_unit_test(test_expf),
+        cmocka_unit_test(test_rope_math),
         cmocka_unit_test(test_act_quantizer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

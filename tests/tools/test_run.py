@@ -340,11 +340,12 @@ def test_no_default_model_says_how_to_get_it(tessera_bin, tmp_path):
 PROMPTS = json.loads(gzip.open(DATA / "smollm2" / "prompts.json.gz").read())
 LOGITS = np.load(DATA / "smollm2" / "logits.npz")
 # Greedy text equals llama.cpp's up to the first token where llama.cpp's own
-# top-1 − top-2 gap is below this — about Tessera's mean |Δlogit| from
-# llama.cpp under teacher forcing (0.15, tests/models/test_llama_smollm2.py;
-# llama.cpp's own batch-1 vs batch-512 spread is 0.14, and it parts from
-# itself at such gaps). 120 generated tokens over 10 prompts are compared.
-TIE_GAP = 0.15
+# top-1 − top-2 gap is below this: the teacher-forcing test
+# (tests/models/test_llama_smollm2.py) asserts Tessera's argmax equal to
+# llama.cpp's wherever that gap is at least 0.5 (measured: the largest gap
+# at which they differ is 0.295, code-c position 98; llama.cpp's batch-1
+# and batch-512 runs differ from each other at such gaps too).
+TIE_GAP = 0.5
 
 
 def clean_tokens(case):
