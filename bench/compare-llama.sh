@@ -26,8 +26,9 @@
 #    (-r 1) of pp and tg, so that a machine's load drifting over the minutes
 #    falls on both alike. The table on stdout gives the medians of the runs:
 #    llama.cpp t/s, tessera t/s, their ratio (tessera / llama.cpp), and
-#    tessera's bw_fraction for tg (tessera bench --help). Every run's JSON is
-#    kept in build/compare-llama-DATE.json.
+#    tessera's bw_fraction for tg (tessera bench --help). Every run's JSON
+#    and stderr are kept in build/compare-llama-DATE/ as the run ends; all of
+#    it, with the medians, in build/compare-llama-DATE.json.
 # Progress (building, rep i of R) goes to stderr.
 set -euo pipefail
 
@@ -117,20 +118,24 @@ build_tessera
 # ----------------------------------------------------------------- runs
 stamp=$(date +%Y%m%d-%H%M%S)
 out=$ROOT/build/compare-llama-$stamp.json
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# each run's output as it is written, so that an interrupted comparison
+# keeps what it measured
+work=$ROOT/build/compare-llama-$stamp
+mkdir -p "$work"
 manifest=$work/runs.tsv # tool, model, threads, rep, output file
 
 # run TOOL MODEL THREADS REP: one repetition of pp and tg, JSON kept.
 run() {
   local tool=$1 model=$2 t=$3 i=$4
-  local f=$work/$tool-$(wc -l < "$manifest").json
+  local k f
+  k=$(wc -l < "$manifest")
+  f=$work/$k-$tool.json
   if [[ $tool == llama.cpp ]]; then
     "$LLAMA_BENCH" -m "$model" -t "$t" -p "$n_prompt" -n "$n_gen" -r 1 -o json \
-      > "$f" 2> "$work/err" || { tail -5 "$work/err" >&2; die "llama-bench failed"; }
+      > "$f" 2> "$work/$k-$tool.log" || { tail -5 "$work/$k-$tool.log" >&2; die "llama-bench failed"; }
   else
     "$TESSERA" bench -m "$model" -t "$t" -p "$n_prompt" -n "$n_gen" -r 1 --json \
-      > "$f" 2> "$work/err" || { tail -5 "$work/err" >&2; die "tessera bench failed"; }
+      > "$f" 2> "$work/$k-$tool.log" || { tail -5 "$work/$k-$tool.log" >&2; die "tessera bench failed"; }
   fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$model" "$t" "$i" "$f" >> "$manifest"
 }
