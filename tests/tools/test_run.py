@@ -315,6 +315,27 @@ def test_bad_options(run, args):
     one_error_line(run("-m", TINY_F16, "-p", "hi", *args), EXIT_USAGE)
 
 
+@pytest.mark.parametrize("path", ["neon", "AVX2", "sse"])
+def test_unknown_cpu_path_refused(tessera_bin, path):
+    env = dict(os.environ, TESSERA_CPU=path)
+    proc = subprocess.run([tessera_bin, "run", "-m", str(TINY_F16), "-p", "hi", "-n", "1"],
+                          capture_output=True, env=env, timeout=60)
+    one_error_line(proc, 1, f"TESSERA_CPU={path} is not a CPU path (known: ", "scalar")
+
+
+@pytest.mark.parametrize("path", ["scalar", "avx2", "avx512"])
+def test_cpu_path_forced(tessera_bin, path):
+    """A forced path is the one the load line names (or, when the CPU lacks
+    it, refused with the feature it lacks)."""
+    env = dict(os.environ, TESSERA_CPU=path)
+    proc = subprocess.run([tessera_bin, "run", "-m", str(TINY_F16), "-p", "hi", "-n", "1"],
+                          capture_output=True, env=env, timeout=60)
+    if proc.returncode == 1:
+        one_error_line(proc, 1, f"TESSERA_CPU={path}: this CPU lacks ")
+        return
+    assert stats(ok(proc))["load"][3] == path
+
+
 def test_no_prompt(run):
     one_error_line(run("-m", TINY_F16), EXIT_USAGE, "-p")
 
