@@ -151,6 +151,16 @@ typedef struct rp_q8_0 {
     uint16_t d[TS_RP_ROWS];
     uint8_t qs[8][TS_RP_ROWS][4];
 } rp_q8_0;
+typedef struct rp_q4_K {
+    uint16_t d[TS_RP_ROWS], dmin[TS_RP_ROWS];
+    uint8_t sc[8][TS_RP_ROWS], mn[8][TS_RP_ROWS];
+    uint8_t qs[4][8][TS_RP_ROWS][4];
+} rp_q4_K;
+typedef struct rp_q6_K {
+    uint16_t d[TS_RP_ROWS];
+    int8_t sc[16][TS_RP_ROWS];
+    uint8_t q[64][TS_RP_ROWS][4];
+} rp_q6_K;
 
 /* Bytes of a (K, m) weight of `type` repacked; 0 for a type with no layout. */
 size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m);

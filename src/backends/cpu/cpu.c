@@ -108,7 +108,7 @@ static ts_status repack_weights(cpu_ctx *ctx, const ts_graph *g) {
         const ts_node *n = ts_graph_node(g, i);
         if (n->op != TS_OP_MUL_MAT || n->src[0]->op != TS_OP_NONE) continue;
         const ts_tensor *w = &n->src[0]->t;
-        if (!ctx->path->gemm_rp[w->type] || w->ne[0] % 32) continue;
+        if (!ctx->path->gemm_rp[w->type]) continue;
         ts_status st = ts_cpu_repack_weight(&ctx->repacked, &ctx->repacked_cap,
                                             &ctx->repacked_count, w, ctx->pool,
                                             &ctx->repacked_bytes);

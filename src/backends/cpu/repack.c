@@ -2,7 +2,8 @@
  * repack.c — the CPU backend's row-interleaved weight layouts and their
  * cache.
  *
- * A repacked weight keeps every byte of its blocks but stores 16 rows
+ * A repacked weight keeps its blocks' information (every byte, or for the
+ * K-quants a decoded form of the scales or quants) but stores 16 rows
  * side by side, so that a SIMD kernel holds one row per 32-bit lane: it
  * broadcasts 4 activation bytes, multiplies them with 4 bytes of each of
  * the 16 rows at once, and every lane accumulates its own row's integer
@@ -22,6 +23,15 @@
  *         16+4g+e; qs as Q4_1's.
  *   Q8_0: d[16]; qs[8][16][4]: chunk g holds elements 4g..4g+3 of each
  *         row, each stored + 128 (unsigned).
+ *   Q4_K (block of 256): d[16], dmin[16]; the 6-bit scales and mins
+ *         decoded to bytes, sc[8][16], mn[8][16] (4 bytes a row more than
+ *         the file); qs[4][8][16][4]: chunk (p, g) holds bytes 32p + 4g..+3
+ *         of each row's qs — low nibbles are elements 64p + 4g..+3
+ *         (sub-block 2p), high nibbles 64p + 32 + 4g..+3 (sub-block 2p + 1).
+ *   Q6_K (block of 256): d[16]; sc[16][16] int8 scales; q[64][16][4]:
+ *         chunk c holds elements 4c..4c+3 of each row as q + 32, one byte
+ *         each (30 % more bytes than the file's 6 bits, for a decode-free
+ *         kernel).
  *
  * The cache: a backend repacks each weight once (graph_reserve finds the
  * MUL_MAT weights of its worst graph) and keeps the copy in a small open-
@@ -40,6 +50,8 @@
 _Static_assert(sizeof(rp_q4_1) == TS_RP_ROWS * sizeof(block_q4_1), "rp_q4_1");
 _Static_assert(sizeof(rp_q5_0) == TS_RP_ROWS * sizeof(block_q5_0), "rp_q5_0");
 _Static_assert(sizeof(rp_q8_0) == TS_RP_ROWS * sizeof(block_q8_0), "rp_q8_0");
+_Static_assert(sizeof(rp_q4_K) == TS_RP_ROWS * (sizeof(block_q4_K) + 4), "rp_q4_K");
+_Static_assert(sizeof(rp_q6_K) == TS_RP_ROWS * (QK_K + 2 + 16), "rp_q6_K");
 
 /* ============================================================== layouts */
 
@@ -72,24 +84,60 @@ static void pack_q8_0(const block_q8_0 *const x[TS_RP_ROWS], rp_q8_0 *y) {
     }
 }
 
-size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m) {
-    const size_t groups = (size_t)((m + TS_RP_ROWS - 1) / TS_RP_ROWS);
-    const size_t blocks = (size_t)(K / 32);
+/* Q4_K: the 6-bit scales and mins decoded (as quant_k.c's k4_get). */
+static void pack_q4_K(const block_q4_K *const x[TS_RP_ROWS], rp_q4_K *y) {
+    for (int r = 0; r < TS_RP_ROWS; r++) {
+        const uint8_t *s = x[r]->scales;
+        y->d[r] = x[r]->d, y->dmin[r] = x[r]->dmin;
+        for (int j = 0; j < 8; j++) {
+            y->sc[j][r] = (uint8_t)(j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4);
+            y->mn[j][r] = (uint8_t)(j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | (s[j] >> 6) << 4);
+        }
+        for (int p = 0; p < 4; p++)
+            for (int g = 0; g < 8; g++) memcpy(y->qs[p][g][r], x[r]->qs + 32 * p + 4 * g, 4);
+    }
+}
+
+/* Q6_K: each quant as q + 32 in a byte (element 32k + l of half h: its
+ * nibble in ql[64h + 32(k & 1) + l] >> 4(k >> 1), its top bits in
+ * qh[32h + l] >> 2k, as quant_k.c's unpack_q6_K). */
+static void pack_q6_K(const block_q6_K *const x[TS_RP_ROWS], rp_q6_K *y) {
+    for (int r = 0; r < TS_RP_ROWS; r++) {
+        y->d[r] = x[r]->d;
+        for (int k = 0; k < 16; k++) y->sc[k][r] = x[r]->scales[k];
+        for (int e = 0; e < QK_K; e++) {
+            const int h = e / 128, k = e % 128 / 32, l = e % 32;
+            const int lo = (x[r]->ql[64 * h + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 0xF;
+            const int hi = (x[r]->qh[32 * h + l] >> (2 * k)) & 3;
+            y->q[e / 4][r][e % 4] = (uint8_t)(lo | hi << 4);
+        }
+    }
+}
+
+/* Bytes of one block of 16 rows repacked; 0: no layout. */
+static size_t packed_block_size(ts_type type) {
     switch (type) {
-    case TS_TYPE_Q4_1: return groups * blocks * sizeof(rp_q4_1);
-    case TS_TYPE_Q5_0: return groups * blocks * sizeof(rp_q5_0);
-    case TS_TYPE_Q8_0: return groups * blocks * sizeof(rp_q8_0);
+    case TS_TYPE_Q4_1: return sizeof(rp_q4_1);
+    case TS_TYPE_Q5_0: return sizeof(rp_q5_0);
+    case TS_TYPE_Q8_0: return sizeof(rp_q8_0);
+    case TS_TYPE_Q4_K: return sizeof(rp_q4_K);
+    case TS_TYPE_Q6_K: return sizeof(rp_q6_K);
     default: return 0;
     }
+}
+
+size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m) {
+    const size_t groups = (size_t)((m + TS_RP_ROWS - 1) / TS_RP_ROWS);
+    return groups * (size_t)(K / ts_type_get(type)->block_size) * packed_block_size(type);
 }
 
 void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, int64_t g0,
                    int64_t g1, void *out) {
     const size_t bsz = ts_type_get(type)->type_size;
-    const int64_t nb = K / 32;
-    uint8_t zero[64] = {0}; /* a padding row's block: all scales and quants 0 */
+    const int64_t nb = K / ts_type_get(type)->block_size;
+    uint8_t zero[256] = {0}; /* a padding row's block: all scales and quants 0 */
     TS_ASSERT(bsz <= sizeof zero);
-    const size_t psz = TS_RP_ROWS * bsz;
+    const size_t psz = packed_block_size(type);
     for (int64_t G = g0; G < g1; G++)
         for (int64_t b = 0; b < nb; b++) {
             const void *x[TS_RP_ROWS];
@@ -98,9 +146,13 @@ void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m,
                 x[r] = i < m ? (const uint8_t *)w + (size_t)i * rs + (size_t)b * bsz : zero;
             }
             void *y = (uint8_t *)out + ((size_t)G * (size_t)nb + (size_t)b) * psz;
-            if (type == TS_TYPE_Q4_1) pack_q4_1((const block_q4_1 *const *)x, y);
-            else if (type == TS_TYPE_Q5_0) pack_q5_0((const block_q5_0 *const *)x, y);
-            else pack_q8_0((const block_q8_0 *const *)x, y);
+            switch (type) {
+            case TS_TYPE_Q4_1: pack_q4_1((const block_q4_1 *const *)x, y); break;
+            case TS_TYPE_Q5_0: pack_q5_0((const block_q5_0 *const *)x, y); break;
+            case TS_TYPE_Q8_0: pack_q8_0((const block_q8_0 *const *)x, y); break;
+            case TS_TYPE_Q4_K: pack_q4_K((const block_q4_K *const *)x, y); break;
+            default: pack_q6_K((const block_q6_K *const *)x, y); break;
+            }
         }
 }
 

@@ -5,16 +5,13 @@
  * bitwise what the scalar path computes (docs/ARCHITECTURE.md, "Reduction
  * order"):
  *
- *  - repacked Q4_1, Q5_0, Q8_0 (repack.c's 16-row layouts): one row per
- *    32-bit lane; broadcast activation bytes times 4 bytes of every row
- *    give each lane its row's exact integer block sum; the lane applies
- *    its row's float formula in the reference's order and adds the block
- *    to its accumulator, block after block, as the scalar loop.
- *  - Q4_K, Q6_K from the mapping: 8 rows at a time, each block's integer
- *    sums reduced across lanes (exact in any order), then the same
- *    per-lane float formula. The last group repeats its last row and drops
- *    those results; blocks are unpacked once and reused for every token of
- *    the call (matmul.c passes at most TILE_TOKENS tokens).
+ *  - repacked Q4_1, Q5_0, Q8_0, Q4_K, Q6_K (repack.c's 16-row layouts):
+ *    one row per 32-bit lane; broadcast activation bytes times 4 bytes of
+ *    every row give each lane its row's exact integer block (and
+ *    sub-block) sums; the lane applies its row's float formula in the
+ *    reference's order and adds the block to its accumulator, block after
+ *    block, as the scalar loop. A block's weights are read once for every
+ *    token of the call (matmul.c passes at most TILE_TOKENS tokens).
  *  - F16, F32 dots: the TS_LANES = 32 partial sums are four 8-lane
  *    registers (element i in lane i mod 32), folded in the contract's tree.
  *  - vector primitives (mad, softmax with an 8-lane ts_expf, silu_mul)
@@ -33,8 +30,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define GROUP    8  /* weight rows per lane vector */
-#define MAX_TOK  64 /* tokens per call (matmul.c's TILE_TOKENS) */
+#define MAX_TOK 64 /* tokens per call (matmul.c's TILE_TOKENS) */
 
 /* ============================================================== helpers */
 
@@ -42,184 +38,6 @@ static inline float half(const void *p) {
     uint16_t h;
     memcpy(&h, p, sizeof h);
     return _cvtsh_ss(h);
-}
-
-/* The half at byte `off` of each of 8 rows, as floats (lane r: row r). */
-static inline __m256 halves8(const uint8_t *const rows[GROUP], size_t off) {
-    uint16_t h[GROUP];
-    for (int r = 0; r < GROUP; r++) memcpy(&h[r], rows[r] + off, sizeof h[r]);
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
-}
-
-/* Lane r = the sum of v[r]'s 8 lanes. */
-static inline __m256i hsum8(const __m256i v[GROUP]) {
-    const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
-    const __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
-    const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20),
-                            _mm256_permute2x128_si256(ab, cd, 0x31));
-}
-
-/* Byte j = 0xFF where bit j of x is set. */
-static inline __m256i bits32(uint32_t x) {
-    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
-                                            0x0303030303030303);
-    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
-    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); /* all bits but j % 8 */
-    return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi64x(-1));
-}
-
-/* The rows of group i0 (the last row repeated past n_rows). */
-static inline int group_rows(const cpu_gemm_args *a, int64_t i0, const uint8_t *rows[GROUP]) {
-    const int nr = a->n_rows - i0 < GROUP ? (int)(a->n_rows - i0) : GROUP;
-    for (int r = 0; r < GROUP; r++) rows[r] = a->w + (size_t)(i0 + (r < nr ? r : nr - 1)) * a->w_rs;
-    return nr;
-}
-
-static inline void store_group(const cpu_gemm_args *a, int64_t i0, int nr, const __m256 *acc) {
-    for (int64_t j = 0; j < a->n_tok; j++) {
-        float v[GROUP];
-        _mm256_storeu_ps(v, acc[j]);
-        memcpy(a->out + (size_t)j * a->out_rs + i0, v, (size_t)nr * sizeof(float));
-    }
-}
-
-/* ============================================================ K-quants */
-
-/* A row's super-block unpacked for the token loop: quants as bytes (Q4_K:
- * 0..15; Q6_K: q + 32 in 0..63), and per 32-element chunk c the int16
- * scale of each of its 16 maddubs pairs. */
-typedef struct kblock {
-    uint8_t q[QK_K];
-    int16_t sc[QK_K / 32][16];
-    int16_t mins[16]; /* Q4_K: min of each Q8_K sum of 16 (m of sub-block k/2);
-                       * Q6_K: scale of each 16 (for the −32 offset) */
-} kblock;
-
-/* Σ over 8 chunks of (pairs of u·y, times the chunk's pair scales). */
-static inline __m256i kdot(const kblock *kb, const int8_t *yq) {
-    __m256i acc = _mm256_setzero_si256();
-    for (int c = 0; c < QK_K / 32; c++) {
-        const __m256i u = _mm256_loadu_si256((const __m256i *)(const void *)(kb->q + 32 * c));
-        const __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(yq + 32 * c));
-        const __m256i sc = _mm256_loadu_si256((const __m256i *)(const void *)kb->sc[c]);
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), sc));
-    }
-    return acc;
-}
-
-static inline __m256i bsums16(const block_q8_K *y) {
-    return _mm256_loadu_si256((const __m256i *)(const void *)y->bsums);
-}
-
-/* Q4_K: byte 32p + l of qs holds element 64p + l (low nibble) and 64p + 32 + l
- * (high); 6-bit scale and min per sub-block of 32 (as quant_k.c's k4_get). */
-static void unpack_q4_K(const block_q4_K *x, kblock *kb) {
-    for (int p = 0; p < QK_K / 64; p++) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(x->qs + 32 * p));
-        const __m256i m = _mm256_set1_epi8(0x0F);
-        _mm256_storeu_si256((__m256i *)(void *)(kb->q + 64 * p), _mm256_and_si256(v, m));
-        _mm256_storeu_si256((__m256i *)(void *)(kb->q + 64 * p + 32),
-                            _mm256_and_si256(_mm256_srli_epi16(v, 4), m));
-    }
-    const uint8_t *s = x->scales;
-    for (int j = 0; j < 8; j++) {
-        const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4;
-        const int mn = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | (s[j] >> 6) << 4;
-        for (int l = 0; l < 16; l++) kb->sc[j][l] = (int16_t)sc;
-        kb->mins[2 * j] = kb->mins[2 * j + 1] = (int16_t)mn;
-    }
-}
-
-/* Q6_K: element 32k + l of half h has its nibble in byte 64h + 32(k & 1) + l
- * of ql (high nibble when k >= 2) and bits 2k..2k+1 of byte 32h + l of qh;
- * int8 scale per 16. */
-static void unpack_q6_K(const block_q6_K *x, kblock *kb) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
-    for (int h = 0; h < QK_K / 128; h++) {
-        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)(x->ql + 64 * h));
-        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(x->ql + 64 * h + 32));
-        const __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(x->qh + 32 * h));
-        const __m256i lo[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
-                               _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                               _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
-        for (int k = 0; k < 4; k++) {
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m2);
-            _mm256_storeu_si256((__m256i *)(void *)(kb->q + 128 * h + 32 * k),
-                                _mm256_or_si256(lo[k], _mm256_slli_epi16(hi, 4)));
-        }
-    }
-    for (int c = 0; c < QK_K / 32; c++)
-        for (int l = 0; l < 16; l++) kb->sc[c][l] = x->scales[2 * c + l / 8];
-    for (int k = 0; k < 16; k++) kb->mins[k] = x->scales[k];
-}
-
-/* Q4_K × Q8_K per super-block: d = dx·dy, dmin = dminx·dy,
- * d·isum − dmin·msum with msum = Σ_k bsums[k]·min[k/2]. */
-static void gemm_q4_K(const cpu_gemm_args *a) {
-    TS_ASSERT(a->n_tok <= MAX_TOK);
-    const int64_t nb = a->K / QK_K;
-    kblock kb[GROUP];
-    for (int64_t i0 = 0; i0 < a->n_rows; i0 += GROUP) {
-        const uint8_t *rows[GROUP];
-        const int nr = group_rows(a, i0, rows);
-        __m256 acc[MAX_TOK];
-        for (int64_t j = 0; j < a->n_tok; j++) acc[j] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const size_t off = (size_t)b * sizeof(block_q4_K);
-            for (int r = 0; r < GROUP; r++)
-                unpack_q4_K((const block_q4_K *)(const void *)(rows[r] + off), &kb[r]);
-            const __m256 dx = halves8(rows, off + offsetof(block_q4_K, d));
-            const __m256 mx = halves8(rows, off + offsetof(block_q4_K, dmin));
-            for (int64_t j = 0; j < a->n_tok; j++) {
-                const block_q8_K *y = (const block_q8_K *)(const void *)(a->x + (size_t)j * a->x_rs) + b;
-                const __m256i bs = bsums16(y);
-                __m256i is[GROUP], ms[GROUP];
-                for (int r = 0; r < GROUP; r++) {
-                    is[r] = kdot(&kb[r], y->qs);
-                    ms[r] = _mm256_madd_epi16(bs, _mm256_loadu_si256((const __m256i *)(const void *)kb[r].mins));
-                }
-                const __m256 dy = _mm256_set1_ps(y->d);
-                const __m256 d = _mm256_mul_ps(dx, dy), dmin = _mm256_mul_ps(mx, dy);
-                const __m256 e = _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(hsum8(is))),
-                                               _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(hsum8(ms))));
-                acc[j] = _mm256_add_ps(acc[j], e);
-            }
-        }
-        store_group(a, i0, nr, acc);
-    }
-}
-
-/* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ sc·Σ(q+32)·y − 32·Σ_k sc_k·bsums_k. */
-static void gemm_q6_K(const cpu_gemm_args *a) {
-    TS_ASSERT(a->n_tok <= MAX_TOK);
-    const int64_t nb = a->K / QK_K;
-    kblock kb[GROUP];
-    for (int64_t i0 = 0; i0 < a->n_rows; i0 += GROUP) {
-        const uint8_t *rows[GROUP];
-        const int nr = group_rows(a, i0, rows);
-        __m256 acc[MAX_TOK];
-        for (int64_t j = 0; j < a->n_tok; j++) acc[j] = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const size_t off = (size_t)b * sizeof(block_q6_K);
-            for (int r = 0; r < GROUP; r++)
-                unpack_q6_K((const block_q6_K *)(const void *)(rows[r] + off), &kb[r]);
-            const __m256 dx = halves8(rows, off + offsetof(block_q6_K, d));
-            for (int64_t j = 0; j < a->n_tok; j++) {
-                const block_q8_K *y = (const block_q8_K *)(const void *)(a->x + (size_t)j * a->x_rs) + b;
-                const __m256i bs = bsums16(y);
-                __m256i is[GROUP];
-                for (int r = 0; r < GROUP; r++) {
-                    const __m256i off32 = _mm256_slli_epi32(
-                        _mm256_madd_epi16(bs, _mm256_loadu_si256((const __m256i *)(const void *)kb[r].mins)), 5);
-                    is[r] = _mm256_sub_epi32(kdot(&kb[r], y->qs), off32);
-                }
-                const __m256 d = _mm256_mul_ps(dx, _mm256_set1_ps(y->d));
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(hsum8(is))));
-            }
-        }
-        store_group(a, i0, nr, acc);
-    }
 }
 
 /* ========================================================= float types */
@@ -396,7 +214,16 @@ static inline rp_vf rp_set1(float v) { return _mm512_set1_ps(v); }
 static inline rp_vf rp_zero_f(void) { return _mm512_setzero_ps(); }
 static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return _mm512_mul_ps(a, b); }
 static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm512_add_ps(a, b); }
+static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return _mm512_sub_ps(a, b); }
 static inline void rp_store(float *p, rp_vf v) { _mm512_storeu_ps(p, v); }
+static inline rp_vi rp_mullo(rp_vi a, rp_vi b) { return _mm512_mullo_epi32(a, b); }
+/* RP_LANES bytes, zero- or sign-extended to int32 lanes */
+static inline rp_vi rp_u8_i32(const void *p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+static inline rp_vi rp_i8_i32(const void *p) {
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
 #else
 #define RP_LANES 8
 typedef __m256i rp_vi;
@@ -413,6 +240,15 @@ static inline rp_vi rp_set32(int32_t v) { return _mm256_set1_epi32(v); }
 static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
 }
+/* Byte j = 0xFF where bit j of x is set. */
+static inline __m256i bits32(uint32_t x) {
+    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
+                                            0x0303030303030303);
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); /* all bits but j % 8 */
+    return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi64x(-1));
+}
+
 static inline rp_vi rp_bit4(rp_vi w, uint32_t mask) {
     return _mm256_or_si256(w, _mm256_and_si256(bits32(mask), rp_set8(0x10)));
 }
@@ -424,7 +260,15 @@ static inline rp_vf rp_set1(float v) { return _mm256_set1_ps(v); }
 static inline rp_vf rp_zero_f(void) { return _mm256_setzero_ps(); }
 static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return _mm256_mul_ps(a, b); }
 static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm256_add_ps(a, b); }
+static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return _mm256_sub_ps(a, b); }
 static inline void rp_store(float *p, rp_vf v) { _mm256_storeu_ps(p, v); }
+static inline rp_vi rp_mullo(rp_vi a, rp_vi b) { return _mm256_mullo_epi32(a, b); }
+static inline rp_vi rp_u8_i32(const void *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+static inline rp_vi rp_i8_i32(const void *p) {
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
 #endif
 
 /* 4 activation bytes, broadcast to every lane. */
@@ -455,14 +299,14 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf
     }
 }
 
-/* One kernel per repacked type. For every group G, lane set h and block
- * b: DECODE fills q[8] (chunk g: 4 bytes per row, the weight operand of
- * rp_dot against activation bytes yoff[g]..+3) and the row scales; per
- * token, ISUM is the lanes' exact block sums and BLOCK adds the block. */
-#define RP_GEMM(name, rp_t, yblock, DECODE, ISUM, BLOCK)                                   \
+/* One kernel per repacked type (blocks of QK elements). For every group G,
+ * lane set h and block b: DECODE reads what every token shares (weight
+ * chunks, row scales); per token, ISUM leaves the lanes' exact block sums
+ * in i0 + i1 and BLOCK adds the block with the reference's formula. */
+#define RP_GEMM(name, rp_t, yblock, QK, DECODE, ISUM, BLOCK)                               \
     static void name(const cpu_gemm_args *a) {                                             \
         TS_ASSERT(a->n_tok <= MAX_TOK);                                                    \
-        const int64_t nb = a->K / 32, groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS;  \
+        const int64_t nb = a->K / (QK), groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS; \
         const rp_t *w = (const rp_t *)(const void *)a->w;                                  \
         for (int64_t G = 0; G < groups; G++)                                               \
             for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                              \
@@ -471,7 +315,6 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf
                 for (int64_t j = 0; j < a->n_tok; j++) acc[j] = rp_zero_f();               \
                 for (int64_t b = 0; b < nb; b++) {                                         \
                     const rp_t *blk = w + G * nb + b;                                      \
-                    rp_vi q[8];                                                            \
                     DECODE                                                                 \
                     for (int64_t j = 0; j < a->n_tok; j++) {                               \
                         const yblock *y = (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b; \
@@ -488,6 +331,7 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf
 /* Chunks g < 4 pair with activation bytes 4g (low nibbles) and 16 + 4g
  * (high nibbles): q[g] and q[g + 4]. */
 #define RP_NIBBLES                                                                         \
+    rp_vi q[8];                                                                            \
     for (int g = 0; g < 4; g++) {                                                          \
         const rp_vi c = rp_load(&blk->qs[g][r0]);                                          \
         q[g] = rp_and(c, rp_set8(0x0F));                                                   \
@@ -500,7 +344,7 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf
     }
 
 /* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s). */
-RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1,
+RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1, 32,
         RP_NIBBLES const rp_vf dx = rp_halves(blk->d + r0);
         const rp_vf mx = rp_halves(blk->m + r0);,
         RP_ISUM_NIBBLES,
@@ -516,7 +360,7 @@ RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1,
     q[g] = rp_bit4(q[g], (uint32_t)(blk->qh[g][0] >> (32 * h)));                           \
     q[g + 4] = rp_bit4(q[g + 4], (uint32_t)(blk->qh[g][1] >> (32 * h)));
 #endif
-RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0,
+RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0, 32,
         RP_NIBBLES for (int g = 0; g < 4; g++) { RP_Q5_BITS(g) }
         const rp_vf dx = rp_halves(blk->d + r0);,
         RP_ISUM_NIBBLES i0 = rp_sub_i(i0, rp_set32(16 * ysum32(y->qs)));,
@@ -532,7 +376,9 @@ RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0,
         i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));                            \
     }                                                                                      \
     i0 = rp_sub_i(i0, rp_set32(128 * ysum32(y->qs)));
-#define RP_Q8_DECODE for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
+#define RP_Q8_DECODE                                                                       \
+    rp_vi q[8];                                                                            \
+    for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
 #else
 /* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign): exact, since
  * |a| <= 128 and |b| <= 127 keep maddubs' pair sums within int16. */
@@ -546,12 +392,54 @@ static inline __m256i dot_ss(__m256i a, __m256i b) {
         i1 = _mm256_add_epi32(i1, dot_ss(q[g + 1], rp_bcast(y->qs + 4 * g + 4)));          \
     }
 #define RP_Q8_DECODE                                                                       \
+    rp_vi q[8];                                                                            \
     for (int g = 0; g < 8; g++) q[g] = _mm256_xor_si256(rp_load(&blk->qs[g][r0]), rp_set8(0x80));
 #endif
-RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0,
+RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
         RP_Q8_DECODE const rp_vf dx = rp_halves(blk->d + r0);,
         RP_Q8_ISUM,
         acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+
+/* Q4_K × Q8_K per super-block: d·isum − dmin·msum, d = dx·dy, dmin =
+ * dminx·dy; isum = Σ_j sc_j·(Σ q·y over sub-block j), msum = Σ_j m_j·(the
+ * two Q8_K sums of 16 of sub-block j). Chunk (p, g): low nibbles pair with
+ * activation bytes 64p + 4g, high ones with 64p + 32 + 4g. */
+RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->dmin + r0);,
+        for (int p = 0; p < 4; p++) {
+            rp_vi lo = rp_zero_i();
+            rp_vi hi = rp_zero_i();
+            for (int g = 0; g < 8; g++) {
+                const rp_vi c = rp_load(&blk->qs[p][g][r0]);
+                lo = rp_dot(lo, rp_and(c, rp_set8(0x0F)), rp_bcast(y->qs + 64 * p + 4 * g));
+                hi = rp_dot(hi, rp_and(rp_srl4(c), rp_set8(0x0F)),
+                            rp_bcast(y->qs + 64 * p + 32 + 4 * g));
+            }
+            i0 = rp_add_i(i0, rp_mullo(lo, rp_u8_i32(blk->sc[2 * p] + r0)));
+            i1 = rp_add_i(i1, rp_mullo(hi, rp_u8_i32(blk->sc[2 * p + 1] + r0)));
+        }
+        rp_vi ms = rp_zero_i();
+        for (int sb = 0; sb < 8; sb++)
+            ms = rp_add_i(ms, rp_mullo(rp_u8_i32(blk->mn[sb] + r0),
+                                       rp_set32(y->bsums[2 * sb] + y->bsums[2 * sb + 1])));,
+        const rp_vf dy = rp_set1(y->d);
+        const rp_vf e = rp_sub(rp_mul(rp_mul(dx, dy), sumi), rp_mul(rp_mul(mx, dy), rp_cvt(ms)));
+        acc[j] = rp_add(acc[j], e);)
+
+/* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ_k sc_k·(Σ (q+32)·y
+ * over sub-block k of 16) − 32·Σ_k sc_k·bsums_k. */
+RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        for (int k = 0; k < 16; k++) {
+            rp_vi s = rp_zero_i();
+            for (int t = 0; t < 4; t++)
+                s = rp_dot(s, rp_load(&blk->q[4 * k + t][r0]), rp_bcast(y->qs + 16 * k + 4 * t));
+            const rp_vi sc = rp_i8_i32(blk->sc[k] + r0);
+            i0 = rp_add_i(i0, rp_mullo(s, sc));
+            i1 = rp_sub_i(i1, rp_mullo(sc, rp_set32(32 * y->bsums[k])));
+        },
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(y->d)), sumi));)
 
 /* ============================================= activation quantizers */
 
@@ -663,10 +551,10 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
 #define X86_PATH(path_name, missing_fn)                                                   \
     {                                                                                      \
         .name = path_name, .missing = missing_fn,                                          \
-        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16,                       \
-                 [TS_TYPE_Q4_K] = gemm_q4_K, [TS_TYPE_Q6_K] = gemm_q6_K},                  \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16},                      \
 .gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1, [TS_TYPE_Q5_0] = gemm_rp_q5_0,       \
-                    [TS_TYPE_Q8_0] = gemm_rp_q8_0},                                        \
+                    [TS_TYPE_Q8_0] = gemm_rp_q8_0, [TS_TYPE_Q4_K] = gemm_rp_q4_K,          \
+                    [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                        \
         .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0, [TS_TYPE_Q8_1] = quantize_q8_1,        \
                      [TS_TYPE_Q8_K] = quantize_q8_K},                                      \
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,    \
