@@ -36,12 +36,14 @@
  * The cache: a backend repacks each weight once (graph_reserve finds the
  * MUL_MAT weights of its worst graph) and keeps the copy in a small open-
  * addressed table keyed by the weight's data pointer; the file pages of
- * the original are handed back to the kernel (madvise PAGEOUT: the
- * mapping re-reads them from the file if GET_ROWS needs a row).
+ * the original are dropped from the process (madvise DONTNEED, only on a
+ * read-only file mapping: it re-reads them from the file if GET_ROWS
+ * needs a row).
  */
 #include "backends/cpu/cpu-impl.h"
 #include "core/quant-impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -170,33 +172,51 @@ const void *ts_cpu_repacked_find(const cpu_repacked *tab, size_t cap, const void
     return e->orig ? e->packed : NULL;
 }
 
-/* The page-aligned interior of [p, p + n) back to the kernel. PAGEOUT,
- * not DONTNEED: it drops a file mapping's clean pages (re-read from the
- * file when touched again) but never discards data, whatever memory the
- * weight lives in. Where the kernel lacks it the pages stay. */
+/* Whether [p, p + n) lies in one read-only mapping of a file
+ * (/proc/self/maps: an inode, no write permission): there dropping pages
+ * loses nothing, the file has them. */
+static bool in_readonly_file_map(const void *p, size_t n) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return false;
+    const uintptr_t lo = (uintptr_t)p, hi = lo + n;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long start, end, inode;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &end, perms, &inode) == 4)
+            found = lo >= start && hi <= end && inode != 0 && perms[1] != 'w';
+    }
+    fclose(f);
+    return found;
+}
+
+/* The page-aligned interior of [p, p + n), which lies in a read-only file
+ * mapping (a model's weights), dropped from this process's memory: a later
+ * read (GET_ROWS of a tied embedding) faults the page back from the file.
+ * Elsewhere MADV_DONTNEED would discard data: the caller checks. */
 static void release_pages(const void *p, size_t n) {
-#ifdef MADV_PAGEOUT
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     const uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
     const uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
-    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_PAGEOUT);
-#else
-    (void)p, (void)n;
-#endif
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
+
+#define CHUNK_GROUPS 1024 /* 16-row groups repacked between two releases */
 
 typedef struct repack_job {
     const ts_tensor *w;
     void *packed;
+    int64_t g0, g1; /* the chunk's groups */
 } repack_job;
 
-/* Thread ith's share of the job's 16-row groups. */
+/* Thread ith's share of the chunk's 16-row groups. */
 static void repack_part(int ith, int nth, void *user) {
     const repack_job *j = user;
-    const int64_t K = j->w->ne[0], m = j->w->ne[1], groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
     int64_t g0, g1;
-    cpu_split(groups, ith, nth, &g0, &g1);
-    ts_cpu_repack(j->w->type, j->w->data, j->w->nb[1], K, m, g0, g1, j->packed);
+    cpu_split(j->g1 - j->g0, ith, nth, &g0, &g1);
+    ts_cpu_repack(j->w->type, j->w->data, j->w->nb[1], j->w->ne[0], j->w->ne[1], j->g0 + g0,
+                  j->g0 + g1, j->packed);
 }
 
 ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, const ts_tensor *w,
@@ -217,9 +237,18 @@ ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, c
     if (!packed)
         return ts_error(TS_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes to repack '%s'",
                         size, w->name);
-    repack_job job = {.w = w, .packed = packed};
-    ts_threadpool_run(pool, repack_part, &job);
-    release_pages(w->data, w->nb[1] * (size_t)m);
+    // chunk by chunk, each chunk's rows released as soon as they are copied,
+    // so that a large weight never sits in memory twice
+    const int64_t groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
+    const bool release = in_readonly_file_map(w->data, w->nb[1] * (size_t)m);
+    for (int64_t g = 0; g < groups; g += CHUNK_GROUPS) {
+        repack_job job = {.w = w, .packed = packed, .g0 = g,
+                          .g1 = g + CHUNK_GROUPS < groups ? g + CHUNK_GROUPS : groups};
+        ts_threadpool_run(pool, repack_part, &job);
+        const int64_t r0 = job.g0 * TS_RP_ROWS, r1 = job.g1 * TS_RP_ROWS < m ? job.g1 * TS_RP_ROWS : m;
+        if (release) release_pages((const uint8_t *)w->data + (size_t)r0 * w->nb[1],
+                                   (size_t)(r1 - r0) * w->nb[1]);
+    }
     (*tab)[slot_of(*tab, *cap, w->data)] = (cpu_repacked){.orig = w->data, .packed = packed};
     (*count)++;
     *bytes += size;
