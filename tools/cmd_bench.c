@@ -26,11 +26,11 @@
  * count's tests are done.
  *
  * tg reads every weight matrix once per generated token, so the weight
- * bytes a token costs are ts_model_weight_bytes (the token-embedding table
- * included: read whole only when it is also the output matrix; the KV cache
- * is not counted), and bw_fraction = weight bytes x tg t/s / the triad
- * bandwidth at the same thread count: how close generation runs to the
- * memory's speed.
+ * bytes a token costs are the context's matmul_weight_bytes (the matrices
+ * the products read; an untied token-embedding table is only looked up and
+ * not counted, nor is the KV cache), and bw_fraction = those bytes x tg
+ * t/s / the triad bandwidth at the same thread count: how close generation
+ * runs to the memory's speed.
  *
  * stdout: a markdown table (rows as tests finish) and a table of the
  * figures per thread count, or with --json only one JSON array (one object
@@ -84,6 +84,7 @@ typedef struct thread_figs {
     double load_ms;       /* ts_model_load */
     double context_ms;    /* ts_context_new: KV cache, arena, weight repacking */
     size_t weight_copies; /* bytes of weights the backend repacked */
+    size_t token_bytes;   /* weight bytes a generated token reads */
     uint64_t peak_rss;    /* bytes: VmHWM after the tests */
     const char *cpu_path; /* ts_backend_cpu_path(); static */
     double bandwidth;     /* triad bytes/s; 0 when no tg is measured */
@@ -148,8 +149,9 @@ static void bench_usage(FILE *f) {
           "the environment variable TESSERA_CPU forces one); load ms (ts_model_load);\n"
           "context ms (ts_context_new: KV cache, arena, and the weights the CPU path\n"
           "repacks: repacked MiB); peak RSS (VmHWM, reset after each load and probe,\n"
-          "so repacking counts); for tg the weight bytes\n"
-          "read per token (every weight matrix is read once per generated token) and\n"
+          "so repacking counts); for tg the weight bytes read per token (every\n"
+          "matrix the products multiply, once per generated token; a table only\n"
+          "looked up, like an untied token embedding, is not counted) and\n"
           "bw_fraction = weight bytes x t/s / the memory bandwidth at the same thread\n"
           "count.\n"
           "\n"
@@ -392,7 +394,7 @@ static ts_status warm_up(const bench *b, ts_context *ctx, ts_batch *batch) {
 
 /* Weight bytes x t/s / bandwidth, for a tg result. */
 static double bw_fraction(const bench *b, const bench_result *r) {
-    return (double)b->model_size * r->avg_ts / r->figs->bandwidth;
+    return (double)r->figs->token_bytes * r->avg_ts / r->figs->bandwidth;
 }
 
 /* ============================================================= output */
@@ -467,7 +469,7 @@ static void print_figs(const bench *b) {
         char bw[32] = "", wb[32] = "";
         if (b->o->n_gen > 0) {
             snprintf(bw, sizeof bw, "%.2f", f->bandwidth / 1e9);
-            snprintf(wb, sizeof wb, "%.2f", (double)b->model_size / (1 << 20));
+            snprintf(wb, sizeof wb, "%.2f", (double)f->token_bytes / (1 << 20));
         }
         printf("| %7d | %-8s | %7.1f | %10.1f | %12.1f | %12.1f | %10s | %17s |\n", f->n_threads,
                f->cpu_path, f->load_ms, f->context_ms, (double)f->weight_copies / (1 << 20),
@@ -517,7 +519,7 @@ static json_t *result_json(const bench *b, const bench_result *r) {
          jset(o, "weight_copy_bytes", json_integer((json_int_t)f->weight_copies)) &&
          jset(o, "peak_rss_bytes", json_integer((json_int_t)f->peak_rss));
     if (ok && r->n_gen > 0)
-        ok = jset(o, "weight_bytes_per_token", json_integer((json_int_t)b->model_size)) &&
+        ok = jset(o, "weight_bytes_per_token", json_integer((json_int_t)f->token_bytes)) &&
              jset(o, "bandwidth_bytes_per_s", jnum(f->bandwidth)) &&
              jset(o, "bw_fraction", jnum(bw_fraction(b, r)));
     json_decref(samples);
@@ -663,6 +665,7 @@ static int bench_threads(bench *b, int ti) {
         ts_context_stats cs;
         ts_context_get_stats(ctx, &cs);
         f->weight_copies = cs.weight_copy_bytes;
+        f->token_bytes = cs.matmul_weight_bytes;
         if (b->progress)
             fprintf(stderr,
                     "bench: t=%d: model loaded in %.1f ms, context made in %.1f ms (%.1f MiB of "

@@ -109,6 +109,11 @@ typedef struct ts_context_stats {
     size_t weight_copy_bytes; /* weights the backend copied (the CPU's
                                * repacked layouts; their file pages are
                                * released), made at context creation */
+    size_t matmul_weight_bytes; /* bytes of the weights the matrix products
+                                 * read, each once per micro-batch (so per
+                                 * generated token); a table only looked up
+                                 * (an untied token embedding) is not
+                                 * counted: the memory a token costs */
     double compute_seconds;   /* wall time inside graph computations */
 } ts_context_stats;
 

@@ -88,6 +88,23 @@ static ts_status alloc_staging(ts_context *ctx) {
 #define OUTPUTS_PER_UBATCH 32
 
 /* Plan the worst micro-batch and allocate its arena. */
+/* Σ bytes of the distinct weights (leaves) g's MUL_MAT nodes multiply. */
+static size_t matmul_weight_bytes(const ts_graph *g) {
+    size_t total = 0;
+    const int32_t n = ts_graph_n_nodes(g);
+    for (int32_t i = 0; i < n; i++) {
+        const ts_node *w = ts_graph_node(g, i)->src[0];
+        if (ts_graph_node(g, i)->op != TS_OP_MUL_MAT || w->op != TS_OP_NONE) continue;
+        bool seen = false;
+        for (int32_t k = 0; k < i && !seen; k++) {
+            const ts_node *o = ts_graph_node(g, k);
+            seen = o->op == TS_OP_MUL_MAT && o->src[0]->t.data == w->t.data;
+        }
+        if (!seen) total += ts_tensor_nbytes(&w->t);
+    }
+    return total;
+}
+
 static ts_status reserve_arena(ts_context *ctx) {
     const int32_t u = (int32_t)ctx->params.n_ubatch;
     int32_t o = (int32_t)ctx->params.n_seq_max > OUTPUTS_PER_UBATCH ? (int32_t)ctx->params.n_seq_max
@@ -112,6 +129,7 @@ static ts_status reserve_arena(ts_context *ctx) {
     ts_backend_info info;
     ts_backend_get_info(ctx->backend, &info);
     ctx->stats.weight_copy_bytes = info.weight_bytes;
+    ctx->stats.matmul_weight_bytes = matmul_weight_bytes(ctx->graph);
     const size_t bytes = ctx->stats.arena_bytes;
     return ts_backend_buffer_alloc(ctx->backend, bytes ? bytes : 64, &ctx->arena);
 }
