@@ -9,8 +9,8 @@
 #                 FUZZ_TARGET=gguf|tokenizer|template|model` fuzzes one for that many
 #                 seconds from a scratch copy of its seed corpus
 #   make bench    release build, then the micro-benchmarks (bench/README.md);
-#                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one,
-#                 `make bench BENCH=generate` the engine on the default model
+#                 `make bench BENCH=quants BENCH_ARGS="-r 10 Q4_K"` runs one
+#                 (the engine end to end: `build/tessera bench`)
 #   make format   clang-format the sources
 #   make clean
 MAKEFLAGS += --no-print-directory

@@ -36,6 +36,7 @@ int cmd_template(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 /* ---------------------------------------------------------------- errors */
 
@@ -45,6 +46,14 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report a failed library call as "tessera: <ts_last_error()>" (control
  * bytes escaped: the message may quote the file) and return CLI_EXIT_FAIL. */
 int cli_lib_error(ts_status status);
+
+/* ----------------------------------------------------------------- input */
+
+/* The bytes of the file at path ("-": all of stdin) in *out, malloc'd and
+ * NUL-terminated for convenience (the text may hold NULs: *len is its
+ * length); caller frees. Returns CLI_EXIT_OK, or CLI_EXIT_FAIL having
+ * printed "tessera: CMD: cannot open|read PATH: <reason>". */
+int cli_read_file(const char *cmd, const char *path, char **out, size_t *len);
 
 /* ------------------------------------------------------------------ text */
 

@@ -82,6 +82,8 @@ typedef struct bench_opts {
 typedef struct thread_figs {
     int32_t n_threads;
     double load_ms;       /* ts_model_load */
+    double context_ms;    /* ts_context_new: KV cache, arena, weight repacking */
+    size_t weight_copies; /* bytes of weights the backend repacked */
     uint64_t peak_rss;    /* bytes: VmHWM after the tests */
     const char *cpu_path; /* ts_backend_cpu_path(); static */
     double bandwidth;     /* triad bytes/s; 0 when no tg is measured */
@@ -144,7 +146,9 @@ static void bench_usage(FILE *f) {
           "\n"
           "Figures: t/s (mean +- sd over the runs); the CPU path (scalar, avx2, avx512;\n"
           "the environment variable TESSERA_CPU forces one); load ms (ts_model_load);\n"
-          "peak RSS (VmHWM, reset after each load and probe); for tg the weight bytes\n"
+          "context ms (ts_context_new: KV cache, arena, and the weights the CPU path\n"
+          "repacks: repacked MiB); peak RSS (VmHWM, reset after each load and probe,\n"
+          "so repacking counts); for tg the weight bytes\n"
           "read per token (every weight matrix is read once per generated token) and\n"
           "bw_fraction = weight bytes x t/s / the memory bandwidth at the same thread\n"
           "count.\n"
@@ -156,9 +160,9 @@ static void bench_usage(FILE *f) {
           "\n"
           "JSON keys (llama-bench's where shared): model_filename, model_size,\n"
           "model_n_params, cpu_path, n_threads, n_prompt, n_gen, n_depth, avg_ts,\n"
-          "stddev_ts, samples_ts, load_ms, peak_rss_bytes; tg objects also\n"
-          "weight_bytes_per_token, bandwidth_bytes_per_s, bw_fraction. With --memory:\n"
-          "n_threads, array_bytes, bandwidth_bytes_per_s.\n"
+          "stddev_ts, samples_ts, load_ms, context_ms, weight_copy_bytes, peak_rss_bytes;\n"
+          "tg objects also weight_bytes_per_token, bandwidth_bytes_per_s, bw_fraction.\n"
+          "With --memory: n_threads, array_bytes, bandwidth_bytes_per_s.\n"
           "\n"
           "exit status:\n"
           "  0    ok\n"
@@ -454,8 +458,10 @@ static void print_progress(const bench *b, const bench_result *r) {
 
 /* The figures per thread count, after the tests' table. */
 static void print_figs(const bench *b) {
-    printf("\n| threads | cpu path | load ms | peak RSS MiB | triad GB/s | weights MiB/token |\n"
-           "| ------: | -------- | ------: | -----------: | ---------: | ----------------: |\n");
+    printf("\n| threads | cpu path | load ms | context ms | repacked MiB | peak RSS MiB | triad GB/s | "
+           "weights MiB/token |\n"
+           "| ------: | -------- | ------: | ---------: | -----------: | -----------: | ---------: | "
+           "----------------: |\n");
     for (int i = 0; i < b->o->threads.n; i++) {
         const thread_figs *f = &b->figs[i];
         char bw[32] = "", wb[32] = "";
@@ -463,8 +469,9 @@ static void print_figs(const bench *b) {
             snprintf(bw, sizeof bw, "%.2f", f->bandwidth / 1e9);
             snprintf(wb, sizeof wb, "%.2f", (double)b->model_size / (1 << 20));
         }
-        printf("| %7d | %-8s | %7.1f | %12.1f | %10s | %17s |\n", f->n_threads, f->cpu_path,
-               f->load_ms, (double)f->peak_rss / (1 << 20), bw, wb);
+        printf("| %7d | %-8s | %7.1f | %10.1f | %12.1f | %12.1f | %10s | %17s |\n", f->n_threads,
+               f->cpu_path, f->load_ms, f->context_ms, (double)f->weight_copies / (1 << 20),
+               (double)f->peak_rss / (1 << 20), bw, wb);
     }
     if (b->o->n_gen > 0)
         printf("\ntg reads every weight matrix once per generated token; bw_fraction = "
@@ -506,6 +513,8 @@ static json_t *result_json(const bench *b, const bench_result *r) {
          jset(o, "n_gen", json_integer(r->n_gen)) && jset(o, "n_depth", json_integer(r->n_depth)) &&
          jset(o, "avg_ts", jnum(r->avg_ts)) && jset(o, "stddev_ts", jnum(r->stddev_ts)) &&
          jset(o, "samples_ts", json_incref(samples)) && jset(o, "load_ms", jnum(f->load_ms)) &&
+         jset(o, "context_ms", jnum(f->context_ms)) &&
+         jset(o, "weight_copy_bytes", json_integer((json_int_t)f->weight_copies)) &&
          jset(o, "peak_rss_bytes", json_integer((json_int_t)f->peak_rss));
     if (ok && r->n_gen > 0)
         ok = jset(o, "weight_bytes_per_token", json_integer((json_int_t)b->model_size)) &&
@@ -645,13 +654,21 @@ static int bench_threads(bench *b, int ti) {
     if (rc == CLI_EXIT_OK) rc = measure_bandwidth(b, f);
     if (rc == CLI_EXIT_OK) {
         reset_peak_rss(b, f);
+        const double t0 = gen_now();
         rc = open_context(b, m, f->n_threads, &ctx, &batch);
+        f->context_ms = (gen_now() - t0) * 1e3;
     }
     if (rc == CLI_EXIT_OK) {
         f->cpu_path = ts_backend_cpu_path();
+        ts_context_stats cs;
+        ts_context_get_stats(ctx, &cs);
+        f->weight_copies = cs.weight_copy_bytes;
         if (b->progress)
-            fprintf(stderr, "bench: t=%d: model loaded in %.1f ms; CPU path %s\n", f->n_threads,
-                    f->load_ms, f->cpu_path);
+            fprintf(stderr,
+                    "bench: t=%d: model loaded in %.1f ms, context made in %.1f ms (%.1f MiB of "
+                    "weights repacked); CPU path %s\n",
+                    f->n_threads, f->load_ms, f->context_ms,
+                    (double)f->weight_copies / (1 << 20), f->cpu_path);
         rc = run_tests(b, ti, ctx, &batch);
     }
     f->peak_rss = peak_rss_bytes();

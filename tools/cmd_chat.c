@@ -449,15 +449,7 @@ static void chat_close(chat *c) {
 }
 
 static void print_banner(const chat *c, const chat_opts *o) {
-    if (o->verbose) {
-        long threads = o->g.n_threads ? o->g.n_threads : sysconf(_SC_NPROCESSORS_ONLN);
-        fprintf(stderr,
-                "load: %.3f s (%s, %.1fM params, %d layers; context %d tokens, %ld "
-                "threads)\n",
-                c->m.load_seconds, ts_model_arch(c->m.model),
-                (double)ts_model_n_params(c->m.model) / 1e6, ts_model_n_layer(c->m.model), c->n_ctx,
-                threads);
-    }
+    if (o->verbose) gen_print_load(&c->m, (uint32_t)c->n_ctx, o->g.n_threads);
     if (c->tty_in)
         fprintf(stderr,
                 "chatting with %s (context %d tokens). /reset starts over, /exit or Ctrl-D "

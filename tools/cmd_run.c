@@ -251,11 +251,7 @@ static int make_context(session *s, const run_opts *o) {
 /* ============================================================= output */
 
 static void print_stats(const session *s, const run_opts *o, const gen_result *r) {
-    long threads = o->g.n_threads ? o->g.n_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    fprintf(stderr, "load: %.3f s (%s, %.1fM params, %d layers; context %u tokens, %ld threads)\n",
-            s->m.load_seconds, ts_model_arch(s->m.model),
-            (double)ts_model_n_params(s->m.model) / 1e6, ts_model_n_layer(s->m.model),
-            ts_context_n_ctx(s->ctx), threads);
+    gen_print_load(&s->m, ts_context_n_ctx(s->ctx), o->g.n_threads);
     gen_print_rate("prompt", r->n_prompt, r->prompt_seconds);
     fputc('\n', stderr);
     gen_print_rate("generate", r->n_generated, r->generate_seconds);

@@ -26,7 +26,6 @@
 
 #include <jansson.h>
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,48 +53,6 @@ typedef struct inputs {
     size_t src_len;
     bool chatml;
 } inputs;
-
-/* ================================================================= input */
-
-/* All of f into a malloc'd buffer (NUL-terminated, for convenience). */
-static char *read_all(FILE *f, size_t *len) {
-    size_t n = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) return NULL;
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) free(buf);
-        buf = bigger, cap *= 2;
-    }
-    if (ferror(f)) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* The bytes of path ("-": stdin). Reports its own errors. */
-static int read_input(const char *path, char **out, size_t *len) {
-    bool is_stdin = strcmp(path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) {
-        cli_error("template: cannot open %s: %s", path, strerror(errno));
-        return CLI_EXIT_FAIL;
-    }
-    *out = read_all(f, len);
-    int err = errno;
-    if (!is_stdin) fclose(f);
-    if (!*out) {
-        cli_error("template: cannot read %s: %s", is_stdin ? "stdin" : path, strerror(err));
-        return CLI_EXIT_FAIL;
-    }
-    return CLI_EXIT_OK;
-}
 
 /* ========================================================= JSON -> values */
 
@@ -159,7 +116,7 @@ static int set_var(inputs *in, const char *key, size_t key_len, const json_t *j)
 static int load_messages(const char *path, inputs *in) {
     char *buf = NULL;
     size_t len = 0;
-    int rc = read_input(path, &buf, &len);
+    int rc = cli_read_file("template", path, &buf, &len);
     if (rc != CLI_EXIT_OK) return rc;
     json_error_t err;
     in->doc = json_loadb(buf, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
@@ -489,7 +446,7 @@ int cmd_template(int argc, char **argv) {
     }
     inputs in = {0};
     int rc = CLI_EXIT_OK;
-    if (o.template) rc = read_input(o.template, &in.src, &in.src_len);
+    if (o.template) rc = cli_read_file("template", o.template, &in.src, &in.src_len);
     if (rc == CLI_EXIT_OK && o.model) rc = load_model(&o, &in);
     if (rc == CLI_EXIT_OK) rc = load_messages(o.messages, &in);
     if (rc == CLI_EXIT_OK) rc = load_vars(&o, &in);

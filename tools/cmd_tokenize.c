@@ -30,32 +30,6 @@ typedef struct tokenize_opts {
 
 enum { PARSE_OK, PARSE_HELP, PARSE_BAD };
 
-/* ================================================================= input */
-
-/* All of stdin into a malloc'd buffer. */
-static int read_stdin(char **out, size_t *len) {
-    size_t n = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            cli_error("tokenize: out of memory reading stdin");
-            return CLI_EXIT_FAIL;
-        }
-        n += fread(buf + n, 1, cap - n, stdin);
-        if (n < cap) break;
-        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-        if (!bigger) free(buf);
-        buf = bigger, cap *= 2;
-    }
-    if (ferror(stdin)) {
-        free(buf);
-        cli_error("tokenize: cannot read stdin");
-        return CLI_EXIT_FAIL;
-    }
-    *out = buf, *len = n;
-    return CLI_EXIT_OK;
-}
-
 /* ================================================================ output */
 
 /* The piece of id, control tokens rendered; escaped for a terminal. */
@@ -197,7 +171,7 @@ int cmd_tokenize(int argc, char **argv) {
     int rc = load_vocab(o.model, &v);
     char *input = NULL;
     size_t len = o.text ? strlen(o.text) : 0;
-    if (rc == CLI_EXIT_OK && !o.text) rc = read_stdin(&input, &len);
+    if (rc == CLI_EXIT_OK && !o.text) rc = cli_read_file("tokenize", "-", &input, &len);
     ts_token *ids = NULL;
     size_t n = 0;
     if (rc == CLI_EXIT_OK) {

@@ -20,8 +20,8 @@ gen_opts gen_opts_default(int32_t n_predict) {
     return (gen_opts){.n_predict = n_predict, .sp = ts_sampler_default_params()};
 }
 
-static bool parse_i32(const char *cmd, const char *opt, const char *s, long lo, long hi,
-                      int32_t *out) {
+bool gen_parse_i32(const char *cmd, const char *opt, const char *s, long lo, long hi,
+                   int32_t *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -65,15 +65,15 @@ static bool is_opt(const char *a, const char *short_name, const char *long_name)
 static bool parse_number(const char *cmd, const char *a, const char *v, gen_opts *o, bool *ok) {
     ts_sampler_params *sp = &o->sp;
     if (is_opt(a, "-n", "--n-predict"))
-        *ok = parse_i32(cmd, a, v, 0, GEN_MAX_N_CTX, &o->n_predict);
+        *ok = gen_parse_i32(cmd, a, v, 0, GEN_MAX_N_CTX, &o->n_predict);
     else if (is_opt(a, "-c", "--ctx-size"))
-        *ok = parse_i32(cmd, a, v, 1, GEN_MAX_N_CTX, &o->n_ctx);
+        *ok = gen_parse_i32(cmd, a, v, 1, GEN_MAX_N_CTX, &o->n_ctx);
     else if (is_opt(a, "-t", "--threads"))
-        *ok = parse_i32(cmd, a, v, 1, 1024, &o->n_threads);
+        *ok = gen_parse_i32(cmd, a, v, 1, 1024, &o->n_threads);
     else if (is_opt(a, NULL, "--temp"))
         *ok = parse_f32(cmd, a, v, &sp->temperature);
     else if (is_opt(a, NULL, "--top-k"))
-        *ok = parse_i32(cmd, a, v, 0, INT32_MAX, &sp->top_k);
+        *ok = gen_parse_i32(cmd, a, v, 0, INT32_MAX, &sp->top_k);
     else if (is_opt(a, NULL, "--top-p"))
         *ok = parse_f32(cmd, a, v, &sp->top_p);
     else if (is_opt(a, NULL, "--min-p"))
@@ -83,7 +83,7 @@ static bool parse_number(const char *cmd, const char *a, const char *v, gen_opts
     else if (is_opt(a, NULL, "--repeat-penalty"))
         *ok = parse_f32(cmd, a, v, &sp->repeat_penalty);
     else if (is_opt(a, NULL, "--repeat-last-n"))
-        *ok = parse_i32(cmd, a, v, 0, INT32_MAX, &sp->penalty_last_n);
+        *ok = gen_parse_i32(cmd, a, v, 0, INT32_MAX, &sp->penalty_last_n);
     else if (is_opt(a, NULL, "--presence-penalty"))
         *ok = parse_f32(cmd, a, v, &sp->presence_penalty);
     else if (is_opt(a, NULL, "--frequency-penalty"))
@@ -270,6 +270,15 @@ bool gen_out_write(const char *s, size_t n, void *user) {
     }
     if (n) o->last = s[n - 1];
     return fflush(stdout) == 0 && !ferror(stdout);
+}
+
+void gen_print_load(const gen_model *gm, uint32_t n_ctx, int n_threads) {
+    const long threads = n_threads ? n_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *path = ts_backend_cpu_path();
+    fprintf(stderr,
+            "load: %.3f s (%s, %.1fM params, %d layers; context %u tokens, %ld threads, cpu %s)\n",
+            gm->load_seconds, ts_model_arch(gm->model), (double)ts_model_n_params(gm->model) / 1e6,
+            ts_model_n_layer(gm->model), n_ctx, threads, path ? path : "none");
 }
 
 void gen_print_rate(const char *what, int32_t n, double seconds) {

@@ -65,6 +65,11 @@ enum { GEN_OPT_OK, GEN_OPT_BAD, GEN_OPT_UNKNOWN };
  * nothing printed. */
 int gen_opts_parse(const char *cmd, int argc, char **argv, int *i, gen_opts *o);
 
+/* s as an integer in lo..hi into *out; false, having printed "tessera:
+ * CMD: OPT wants an integer in LO..HI, got 'S'", when it is not one. */
+bool gen_parse_i32(const char *cmd, const char *opt, const char *s, long lo, long hi,
+                   int32_t *out);
+
 /* Whether the sampler accepts o->sp (ranges, NaN), asked before a model is
  * loaded; prints the reason when not. */
 bool gen_opts_check(const char *cmd, const gen_opts *o);
@@ -136,6 +141,11 @@ gen_out gen_out_stdout(void);
 
 /* A gen_sink (generate.h): user is a gen_out. False when stdout fails. */
 bool gen_out_write(const char *text, size_t len, void *user);
+
+/* "load: S s (ARCH, NM params, L layers; context C tokens, T threads, cpu
+ * PATH)" on stderr: the model's figures, the context size, threads (0:
+ * one per core) and the CPU kernels' instruction-set path. */
+void gen_print_load(const gen_model *gm, uint32_t n_ctx, int n_threads);
 
 /* "WHAT: N tokens in S s (R tokens/s)" on stderr, without a newline. */
 void gen_print_rate(const char *what, int32_t n, double seconds);

@@ -22,6 +22,8 @@ static const cli_command commands[] = {
     {"run", "generate text with a model (a completion, or --chat)", cmd_run},
     {"chat", "chat with a model, one message per line, history kept in the KV cache", cmd_chat},
     {"bench", "prompt and generation tokens/s, as llama-bench measures them", cmd_bench},
+    {"perplexity", "a model's perplexity on a text, as llama.cpp's llama-perplexity",
+     cmd_perplexity},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -60,7 +62,7 @@ static void print_usage(FILE *f) {
           "  0  success\n"
           "  1  the input was bad or an operation failed (message on stderr)\n"
           "  2  usage error\n"
-          "  (run, chat and bench add their own codes: see `tessera COMMAND --help`)\n",
+          "  (run, chat, bench and perplexity add their own codes: see their --help)\n",
           f);
 }
 

@@ -1,12 +1,61 @@
 /*
- * text.c — text helpers of the CLI (declared in cli.h): bytes from a model
- * file may hold anything, so they are replaced or escaped before they reach
- * a JSON document or a terminal.
+ * text.c — text helpers of the CLI (declared in cli.h): reading an input
+ * file whole; and, since bytes from a model file may hold anything,
+ * replacing or escaping them before they reach a JSON document or a
+ * terminal.
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ================================================================ input */
+
+/* All of f into a malloc'd buffer (NUL-terminated, for convenience); NULL
+ * with errno set when out of memory or on a read error. Call with errno 0. */
+static char *read_all(FILE *f, size_t *len) {
+    size_t n = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) return NULL;
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
+        char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!bigger) free(buf);
+        buf = bigger, cap *= 2;
+    }
+    if (ferror(f)) {
+        int err = errno; /* fread's (EISDIR for a folder), when it set one */
+        free(buf);
+        errno = err ? err : EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+int cli_read_file(const char *cmd, const char *path, char **out, size_t *len) {
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: cannot open %s: %s", cmd, path, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    errno = 0;
+    *out = read_all(f, len);
+    int err = errno ? errno : ENOMEM;
+    if (!is_stdin) fclose(f);
+    if (!*out) {
+        cli_error("%s: cannot read %s: %s", cmd, is_stdin ? "stdin" : path, strerror(err));
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ================================================================= text */
 
 char *cli_utf8_replace(const char *s, size_t n, size_t *out_len) {
     /* each ill-formed byte becomes at most 3 bytes (EF BF BD) */

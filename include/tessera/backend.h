@@ -28,6 +28,8 @@ typedef struct ts_backend_info {
     const char *device; /* human-readable device description */
     int n_threads;      /* worker threads; 0 when not applicable */
     size_t memory_total, memory_free; /* bytes; 0 when unknown */
+    size_t weight_bytes; /* copies of weights the backend holds (the CPU's
+                          * repacked layouts, a device's uploads) */
 } ts_backend_info;
 
 /* Abort check, called by graph_compute between nodes; true stops it. */

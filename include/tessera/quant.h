@@ -51,8 +51,12 @@ void ts_quantize_row(ts_type type, const float *x, void *y, int64_t n);
  * Q8_K, have none). */
 bool ts_type_has_vec_dot(ts_type type);
 
-/* Σ x[i]·y[i] over n values: x of `type`, y of ts_type_dot_type(type).
- * Asserts ts_type_has_vec_dot(type). */
+/* Σ x[i]·y[i] over n values: x of `type`, y of ts_type_dot_type(type), in
+ * the contract's order (docs/ARCHITECTURE.md, "Reduction order"): quantized
+ * types sum each block exactly in integers, scale it by the type's float
+ * formula, and add the blocks into one float in order; float types use the
+ * TS_LANES partial sums and their fixed fold. Asserts
+ * ts_type_has_vec_dot(type). */
 float ts_vec_dot(ts_type type, const void *x, const void *y, int64_t n);
 
 #ifdef __cplusplus

@@ -1,8 +1,12 @@
 /*
  * quant_float.c — the float formats: F32, F16 (IEEE binary16) and BF16
  * (bfloat16), conversions rounding to nearest even as ggml and numpy do.
- * Dot products accumulate float products in double, as ggml's scalar path.
+ * Dot products follow the reduction-order contract (fmath-impl.h): each
+ * product rounded to float, summed on TS_LANES partial sums folded in the
+ * fixed tree. F16 and BF16 products are exact in float (11- and 8-bit
+ * significands), so only the sums round.
  */
+#include "core/fmath-impl.h"
 #include "core/quant-impl.h"
 
 #include <string.h>
@@ -49,9 +53,9 @@ void ts_quantize_row_f32(const float *x, void *y, int64_t n) {
 
 float ts_vec_dot_f32(const void *vx, const void *vy, int64_t n) {
     const float *x = vx, *y = vy;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * y[i]);
-    return (float)sum;
+    float p[TS_LANES] = {0};
+    for (int64_t i = 0; i < n; i++) p[i % TS_LANES] += x[i] * y[i];
+    return ts_lanes_sum(p);
 }
 
 /* ------------------------------------------------------------- F16, BF16 */
@@ -67,9 +71,9 @@ float ts_vec_dot_f32(const void *vx, const void *vy, int64_t n) {
     }                                                                      \
     float ts_vec_dot_##t(const void *vx, const void *vy, int64_t n) {      \
         const uint16_t *x = vx, *y = vy;                                   \
-        double sum = 0.0;                                                  \
-        for (int64_t i = 0; i < n; i++) sum += (double)(to32(x[i]) * to32(y[i])); \
-        return (float)sum;                                                 \
+        float p[TS_LANES] = {0};                                           \
+        for (int64_t i = 0; i < n; i++) p[i % TS_LANES] += to32(x[i]) * to32(y[i]); \
+        return ts_lanes_sum(p);                                            \
     }
 
 HALF_FORMAT(f16, ts_fp16_to_fp32, ts_fp32_to_fp16)

@@ -11,10 +11,11 @@
  *
  * Barrier: `arrived` counts threads at the barrier; the last one resets it
  * and bumps `barrier_gen`, which the others watch: spinning with a pause
- * (a graph's nodes take microseconds, so the wait is usually short), then
- * yielding a few times, then sleeping on a condition variable so that a
- * thread waiting for a descheduled one gives its core back (an
- * oversubscribed machine would otherwise burn whole time slices per node).
+ * for a bounded time (a graph's nodes take microseconds, so the wait is
+ * usually short: no node of a running graph pays a mutex and condition
+ * variable round trip), then yielding a couple of times, then sleeping on
+ * a condition variable, so that a thread waiting for a descheduled one
+ * gives its core back.
  * The last arriver broadcasts only when `sleepers` says someone may sleep;
  * both sides use sequentially consistent operations on `barrier_gen` and
  * `sleepers`, so either the sleeper sees the new generation or the arriver
@@ -31,16 +32,21 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Spin budgets in pause iterations (a pause is ~40 ns on current x86):
- * long enough to catch the usual imbalance of a node (microseconds), short
- * enough that a thread waiting for a descheduled partner soon gives the core
- * back — on a busy machine a long spin costs more than the wake-up it saves. */
-#define SPIN_BARRIER  256  /* ~10 µs in a barrier, */
-#define YIELD_BARRIER 2    /* then a couple of sched_yield, then sleep */
-#define SPIN_IDLE     5000 /* ~200 µs a worker polls for the next run */
-#define SPIN_DONE     5000 /* ~200 µs the caller polls for the workers */
+/* Wait budgets. A barrier spins with a pause for up to SPIN_BARRIER_NS of
+ * wall time: a decode's nodes come every few tens of microseconds and the
+ * usual imbalance is far less, so on an idle machine every barrier ends
+ * while spinning — no mutex or condition variable per node. A wait longer
+ * than that means the partner is descheduled (a busy machine) or the graph
+ * ended: then a couple of sched_yield and sleep on the condition variable,
+ * leaving the core to whoever needs it (yielding on instead keeps the
+ * waiter on the run queue, competing with the very thread it waits for). */
+#define SPIN_BARRIER_NS 100000 /* 100 µs of pause in a barrier, */
+#define YIELD_BARRIER   2      /* then a couple of sched_yield, then sleep */
+#define SPIN_IDLE       5000   /* ~200 µs a worker polls for the next run */
+#define SPIN_DONE       5000   /* ~200 µs the caller polls for the workers */
 
 typedef struct worker {
     ts_threadpool *pool;
@@ -77,6 +83,12 @@ static inline void cpu_relax(void) {
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield" ::: "memory");
 #endif
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int ts_threadpool_online_cores(void) {
@@ -229,12 +241,15 @@ void ts_threadpool_barrier(ts_threadpool *p) {
         }
         return;
     }
-    for (int i = 0; i < SPIN_BARRIER + YIELD_BARRIER; i++) {
+    const uint64_t t0 = now_ns();
+    for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&p->barrier_gen, memory_order_acquire) != gen) return;
-        if (i < SPIN_BARRIER)
-            cpu_relax();
-        else
-            sched_yield();
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() - t0 > SPIN_BARRIER_NS) break;
+    }
+    for (int i = 0; i < YIELD_BARRIER; i++) {
+        if (atomic_load_explicit(&p->barrier_gen, memory_order_acquire) != gen) return;
+        sched_yield();
     }
     pthread_mutex_lock(&p->barrier_mu);
     atomic_fetch_add(&p->sleepers, 1);

@@ -109,6 +109,9 @@ static ts_status reserve_arena(ts_context *ctx) {
     ctx->plan_n_nodes = n;
     st = ts_backend_graph_reserve(ctx->backend, ctx->graph);
     if (st != TS_OK) return st;
+    ts_backend_info info;
+    ts_backend_get_info(ctx->backend, &info);
+    ctx->stats.weight_copy_bytes = info.weight_bytes;
     const size_t bytes = ctx->stats.arena_bytes;
     return ts_backend_buffer_alloc(ctx->backend, bytes ? bytes : 64, &ctx->arena);
 }

@@ -19,7 +19,7 @@
  * user's generation would (the argmax of the last logits, ties to the
  * lowest id), and prints them on a line "generated: id id ...".
  * --report prints key=value lines: the context's stats, and VmRSS / RssAnon /
- * RssFile (bytes, from /proc/self/status) before the model is loaded, after
+ * RssFile / VmHWM (bytes, from /proc/self/status) before the model is loaded, after
  * it is loaded, and at the end.
  *
  * Uses only the public headers. Errors: one line on stderr, exit status 1
@@ -143,10 +143,11 @@ static uint64_t proc_status_bytes(const char *key) {
 }
 
 static void report_memory(const char *when) {
-    printf("%s.VmRSS=%llu\n%s.RssAnon=%llu\n%s.RssFile=%llu\n", when,
+    printf("%s.VmRSS=%llu\n%s.RssAnon=%llu\n%s.RssFile=%llu\n%s.VmHWM=%llu\n", when,
            (unsigned long long)proc_status_bytes("VmRSS"), when,
            (unsigned long long)proc_status_bytes("RssAnon"), when,
-           (unsigned long long)proc_status_bytes("RssFile"));
+           (unsigned long long)proc_status_bytes("RssFile"), when,
+           (unsigned long long)proc_status_bytes("VmHWM"));
 }
 
 /* Lowest id among the largest logits. */
@@ -214,11 +215,11 @@ static void report_stats(const ts_context *ctx, const ts_model *m) {
     ts_context_stats s;
     ts_context_get_stats(ctx, &s);
     printf("n_ctx=%u\nn_ubatch=%u\nn_decode=%llu\nn_graph_compute=%llu\nn_tokens=%llu\n"
-           "n_cells_used=%u\nkv_bytes=%zu\narena_bytes=%zu\ncompute_seconds=%.6f\n"
-           "weight_bytes=%llu\n",
+           "n_cells_used=%u\nkv_bytes=%zu\narena_bytes=%zu\nweight_copy_bytes=%zu\n"
+           "compute_seconds=%.6f\nweight_bytes=%llu\n",
            ts_context_n_ctx(ctx), ts_context_n_ubatch(ctx), (unsigned long long)s.n_decode,
            (unsigned long long)s.n_graph_compute, (unsigned long long)s.n_tokens, s.n_cells_used,
-           s.kv_bytes, s.arena_bytes, s.compute_seconds,
+           s.kv_bytes, s.arena_bytes, s.weight_copy_bytes, s.compute_seconds,
            (unsigned long long)ts_model_weight_bytes(m));
 }
 

@@ -26,7 +26,7 @@ EXIT_FAIL, EXIT_USAGE, EXIT_MODEL = 1, 2, 3
 
 COMMON = {"model_filename", "model_size", "model_n_params", "cpu_path", "n_threads",
           "n_prompt", "n_gen", "n_depth", "avg_ts", "stddev_ts", "samples_ts", "load_ms",
-          "peak_rss_bytes"}
+          "context_ms", "weight_copy_bytes", "peak_rss_bytes"}
 TG_ONLY = {"weight_bytes_per_token", "bandwidth_bytes_per_s", "bw_fraction"}
 PROGRESS = re.compile(r"^bench: t=(\d+) (pp|tg)(\d+)( @ d(\d+))?: [\d.]+ \+- [\d.]+ t/s "
                       r"\((\d+) runs?\)(, bw_fraction [\d.]+)?$")
@@ -71,7 +71,8 @@ def check_object(o, reps):
     assert o["model_filename"] == str(MODEL)
     assert o["model_size"] > 0 and o["model_n_params"] > 0
     assert o["cpu_path"] in ("scalar", "avx2", "avx512")
-    assert o["load_ms"] >= 0 and o["peak_rss_bytes"] > 0
+    assert o["load_ms"] >= 0 and o["context_ms"] >= 0 and o["peak_rss_bytes"] > 0
+    assert o["weight_copy_bytes"] >= 0
     samples = o["samples_ts"]
     assert len(samples) == reps and all(s > 0 for s in samples)
     assert o["avg_ts"] == pytest.approx(statistics.fmean(samples))
@@ -145,7 +146,8 @@ def test_table(bench):
     figs = lines.index(next(l for l in lines if l.startswith("| threads")))
     cells = [c.strip() for c in lines[figs + 2].strip("|").split("|")]
     assert cells[0] == "1" and cells[1] in ("scalar", "avx2", "avx512")
-    assert all(float(c) > 0 for c in cells[3:])  # peak RSS, GB/s, MiB/token
+    assert float(cells[3]) >= 0 and float(cells[4]) >= 0  # context ms, repacked MiB
+    assert all(float(c) > 0 for c in cells[5:])  # peak RSS, GB/s, MiB/token
     # stdout is not a terminal: progress lines on stderr as well
     assert len([l for l in proc.stderr.splitlines() if PROGRESS.match(l)]) == 2
 

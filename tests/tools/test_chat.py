@@ -213,7 +213,8 @@ def test_verbose_figures(chat):
     proc = ok(chat(["hello", "again"], "-m", TINY, "-c", 512, "-n", 4, "--temp", 0,
                    "--verbose", "-t", 1))
     err = proc.stderr.decode()
-    assert re.search(r"(?m)^load: \d+\.\d{3} s \(llama, .*context 512 tokens, 1 threads\)$", err)
+    assert re.search(r"(?m)^load: \d+\.\d{3} s \(llama, .*context 512 tokens, 1 threads, "
+                     r"cpu \w+\)$", err)
     prompts = re.findall(r"(?m)^prompt: (\d+) tokens in .*, (\d+) more from the cache$", err)
     assert len(prompts) == 2 and prompts[0][1] == "0" and int(prompts[1][1]) > 0
     assert len(re.findall(r"(?m)^generate: \d+ tokens in .*, stopped: ", err)) == 2

@@ -38,7 +38,7 @@ EXIT_USAGE, EXIT_MODEL, EXIT_CONTEXT, EXIT_INTERRUPT = 2, 3, 4, 130
 
 STATS = {
     "load": re.compile(r"^load: \d+\.\d{3} s \(llama, [\d.]+M params, \d+ layers; "
-                       r"context (\d+) tokens, (\d+) threads\)$"),
+                       r"context (\d+) tokens, (\d+) threads, cpu (scalar|avx2|avx512)\)$"),
     "prompt": re.compile(r"^prompt: (\d+) tokens in \d+\.\d{3} s( \([\d.]+ tokens/s\))?$"),
     "generate": re.compile(r"^generate: (\d+) tokens in \d+\.\d{3} s( \([\d.]+ tokens/s\))?, "
                            r"stopped: (.+)$"),
@@ -315,6 +315,27 @@ def test_bad_options(run, args):
     one_error_line(run("-m", TINY_F16, "-p", "hi", *args), EXIT_USAGE)
 
 
+@pytest.mark.parametrize("path", ["neon", "AVX2", "sse"])
+def test_unknown_cpu_path_refused(tessera_bin, path):
+    env = dict(os.environ, TESSERA_CPU=path)
+    proc = subprocess.run([tessera_bin, "run", "-m", str(TINY_F16), "-p", "hi", "-n", "1"],
+                          capture_output=True, env=env, timeout=60)
+    one_error_line(proc, 1, f"TESSERA_CPU={path} is not a CPU path (known: ", "scalar")
+
+
+@pytest.mark.parametrize("path", ["scalar", "avx2", "avx512"])
+def test_cpu_path_forced(tessera_bin, path):
+    """A forced path is the one the load line names (or, when the CPU lacks
+    it, refused with the feature it lacks)."""
+    env = dict(os.environ, TESSERA_CPU=path)
+    proc = subprocess.run([tessera_bin, "run", "-m", str(TINY_F16), "-p", "hi", "-n", "1"],
+                          capture_output=True, env=env, timeout=60)
+    if proc.returncode == 1:
+        one_error_line(proc, 1, f"TESSERA_CPU={path}: this CPU lacks ")
+        return
+    assert stats(ok(proc))["load"][3] == path
+
+
 def test_no_prompt(run):
     one_error_line(run("-m", TINY_F16), EXIT_USAGE, "-p")
 
@@ -338,7 +359,24 @@ def test_no_default_model_says_how_to_get_it(tessera_bin, tmp_path):
 # ------------------------------------------------------------- SmolLM2
 
 PROMPTS = json.loads(gzip.open(DATA / "smollm2" / "prompts.json.gz").read())
-CLEAN = ["en-fact", "en-list"]  # min top-2 gap 0.060 / 0.095, tf argmax = generation
+LOGITS = np.load(DATA / "smollm2" / "logits.npz")
+# Greedy text equals llama.cpp's up to the first token where llama.cpp's own
+# top-1 − top-2 gap is below this: the teacher-forcing test
+# (tests/models/test_llama_smollm2.py) asserts Tessera's argmax equal to
+# llama.cpp's wherever that gap is at least 0.5 (measured: the largest gap
+# at which they differ is 0.295, code-c position 98; llama.cpp's batch-1
+# and batch-512 runs differ from each other at such gaps too).
+TIE_GAP = 0.5
+
+
+def clean_tokens(case):
+    """Generated tokens before the first near-tie of llama.cpp's logits."""
+    top = LOGITS[case["name"] + ".top_logits"]
+    gaps = top[:, 0] - top[:, 1]
+    gen = gaps[case["n_prompt"] - 1:case["n_prompt"] - 1 + case["n_generated"]]
+    ties = np.flatnonzero(gen < TIE_GAP)
+    return int(ties[0]) if len(ties) else case["n_generated"]
+
 
 # llama.cpp 0c1e570 (llama-cpp-python 0.3.36, n_threads 1), greedy, on the
 # prompt SmolLM2's chat template makes of this question (the template's
@@ -349,15 +387,18 @@ CHAT_ANSWER = ("A CPU (Central Processing Unit) is the brain of a computer that 
                "instructions and performs calculations.")
 
 
-@pytest.mark.parametrize("name", CLEAN)
-def test_smollm2_greedy_matches_llama_cpp(run, smollm2_path, name):
-    case = next(p for p in PROMPTS if p["name"] == name)
-    proc = ok(run("-m", smollm2_path, "-p", case["text"], "-n", case["n_generated"],
-                  "--temp", 0, timeout=300))
-    assert proc.stdout.decode() == case["generated_text"]
+@pytest.mark.parametrize("case", PROMPTS, ids=[p["name"] for p in PROMPTS])
+def test_smollm2_greedy_matches_llama_cpp(run, smollm2_path, case):
+    n = clean_tokens(case)
+    if n == 0:
+        pytest.skip("llama.cpp's first generated token is a near-tie")
+    proc = ok(run("-m", smollm2_path, "-p", case["text"], "-n", n, "--temp", 0, timeout=300))
+    got = proc.stdout.decode()
+    print(f"{case['name']}: {n} tokens before the first near-tie: {got!r}")
+    assert got and case["generated_text"].startswith(got)
     s = stats(proc)
     assert int(s["prompt"][1]) == case["n_prompt"]
-    assert int(s["generate"][1]) == case["n_generated"]
+    assert int(s["generate"][1]) == n
 
 
 def test_smollm2_default_model_and_threads(tessera_bin, smollm2_path):

@@ -23,8 +23,15 @@
 
 #define CPU_ALIGN 64
 
+typedef struct cpu_path cpu_path;
+
+typedef struct cpu_repacked cpu_repacked;
+
 typedef struct cpu_compute {
     int ith, nth;
+    const cpu_path *path; /* the ISA path's kernels */
+    const cpu_repacked *repacked; /* the backend's repacked weights */
+    size_t repacked_cap;
     ts_threadpool *pool;
     uint8_t *work;      /* the node's work buffer (ts_cpu_work_size bytes) */
     size_t work_shared; /* bytes of the shared part, aligned */
@@ -61,9 +68,13 @@ void ts_cpu_tables_init(void);
 
 static inline float cpu_f16(uint16_t h) { return ts_cpu_f16_table[h]; }
 
-/* Σ x[i]·y[i] of two F16 rows as ts_vec_dot(TS_TYPE_F16): products in
- * float, summed in double in order. */
+/* The scalar path's vector primitives (vec.c; see struct cpu_path). */
 float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n);
+float ts_cpu_dot_f32(const float *x, const float *y, int64_t n);
+void ts_cpu_mad_f16(float *acc, const uint16_t *v, float p, int64_t n);
+void ts_cpu_mad_f32(float *acc, const float *v, float p, int64_t n);
+void ts_cpu_softmax(float *p, int64_t n, float scale);
+void ts_cpu_silu_mul(float *y, const float *x, const float *g, int64_t n);
 
 /* ----------------------------------------------------------- ISA paths */
 
@@ -83,15 +94,34 @@ typedef struct cpu_gemm_args {
 
 typedef void (*cpu_gemm_fn)(const cpu_gemm_args *a);
 
-/* One instruction-set path of the kernels (dispatch.c). */
-typedef struct cpu_path {
+/* One instruction-set path of the kernels (dispatch.c). Every function
+ * computes bitwise what the scalar path's does (vec.c: the reference). */
+struct cpu_path {
     const char *name; /* "scalar", "avx2", "avx512": TESSERA_CPU's values */
     /* The feature this CPU lacks for the path ("AVX-512 VNNI"), NULL when
      * it runs here; NULL function: runs everywhere. */
     const char *(*missing)(void);
     /* By weight type; NULL: the reference (ts_vec_dot per element). */
     cpu_gemm_fn gemm[TS_TYPE_COUNT];
-} cpu_path;
+    /* By weight type, on the repacked layout (repack.c): a.w is the first
+     * 16-row group of the call (rows from a multiple of 16), a.w_rs unused.
+     * A type with one here is repacked at graph_reserve. */
+    cpu_gemm_fn gemm_rp[TS_TYPE_COUNT];
+    /* By activation type: x (n floats) → y, as ts_quantize_row; NULL: it. */
+    void (*quantize[TS_TYPE_COUNT])(const float *x, void *y, int64_t n);
+    /* Vector primitives, all set on every path:
+     *   dot_f16, dot_f32: Σ x·y on the contract's TS_LANES partials, as
+     *     ts_vec_dot(F16 / F32);
+     *   mad_f16, mad_f32: acc[i] = acc[i] + v[i]·p;
+     *   softmax: p = softmax(scale·p) as attention.c defines it;
+     *   silu_mul: y[i] = x[i] / (1 + ts_expf(−x[i])) · g[i]. */
+    float (*dot_f16)(const uint16_t *x, const uint16_t *y, int64_t n);
+    float (*dot_f32)(const float *x, const float *y, int64_t n);
+    void (*mad_f16)(float *acc, const uint16_t *v, float p, int64_t n);
+    void (*mad_f32)(float *acc, const float *v, float p, int64_t n);
+    void (*softmax)(float *p, int64_t n, float scale);
+    void (*silu_mul)(float *y, const float *x, const float *g, int64_t n);
+};
 
 extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
 
@@ -102,6 +132,60 @@ ts_status ts_cpu_path_check(void);
 
 /* The reference: ts_vec_dot per element (any type with a dot product). */
 void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a);
+
+/* ----------------------------------------------------------- repacking */
+
+#define TS_RP_ROWS 16 /* rows interleaved in a repacked group */
+
+/* One block of 16 rows of each repacked type (repack.c has the layouts). */
+typedef struct rp_q4_1 {
+    uint16_t d[TS_RP_ROWS], m[TS_RP_ROWS];
+    uint8_t qs[4][TS_RP_ROWS][4];
+} rp_q4_1;
+typedef struct rp_q5_0 {
+    uint16_t d[TS_RP_ROWS];
+    uint64_t qh[4][2];
+    uint8_t qs[4][TS_RP_ROWS][4];
+} rp_q5_0;
+typedef struct rp_q8_0 {
+    uint16_t d[TS_RP_ROWS];
+    uint8_t qs[8][TS_RP_ROWS][4];
+} rp_q8_0;
+typedef struct rp_q4_K {
+    uint16_t d[TS_RP_ROWS], dmin[TS_RP_ROWS];
+    uint8_t sc[8][TS_RP_ROWS], mn[8][TS_RP_ROWS];
+    uint8_t qs[4][8][TS_RP_ROWS][4];
+} rp_q4_K;
+typedef struct rp_q6_K {
+    uint16_t d[TS_RP_ROWS];
+    int8_t sc[16][TS_RP_ROWS];
+    uint8_t q[64][TS_RP_ROWS][4];
+} rp_q6_K;
+
+/* Bytes of a (K, m) weight of `type` repacked; 0 for a type with no layout. */
+size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m);
+
+/* Groups [g0, g1) of w (m rows of K values, stride rs) into out (all of
+ * the weight: ts_cpu_repack_size bytes). */
+void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, int64_t g0,
+                   int64_t g1, void *out);
+
+/* A backend's table of repacked weights, open-addressed by data pointer. */
+struct cpu_repacked {
+    const void *orig; /* the weight's data (NULL: empty slot) */
+    void *packed;     /* its repacked copy, owned */
+};
+
+/* The copy of the weight whose data is orig, or NULL. */
+const void *ts_cpu_repacked_find(const cpu_repacked *tab, size_t cap, const void *orig);
+
+/* Repack w into the table (grown as needed) unless it is there, on the
+ * pool's threads, adding its size to *bytes, and release the original's
+ * file pages. TS_ERR_NOMEM. */
+ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, const ts_tensor *w,
+                               ts_threadpool *pool, size_t *bytes);
+
+void ts_cpu_repacked_free(cpu_repacked *tab, size_t cap);
 
 /* ------------------------------------------------------------- kernels */
 

@@ -11,6 +11,10 @@
  * each node, before that barrier, and publishes the answer; every thread
  * reads it after the barrier, so all stop after the same node.
  *
+ * graph_reserve also repacks the weights of the graph's MUL_MAT nodes that
+ * the ISA path has a row-interleaved kernel for (repack.c); graph_compute
+ * finds them by data pointer.
+ *
  * The backend is synchronous: graph_compute returns when the graph is done.
  */
 #include "backends/cpu/cpu-impl.h"
@@ -23,6 +27,9 @@
 
 typedef struct cpu_ctx {
     ts_threadpool *pool;
+    const cpu_path *path;
+    cpu_repacked *repacked; /* (repacked_cap) weights in the path's layout */
+    size_t repacked_cap, repacked_count, repacked_bytes;
     uint8_t *work; /* (work_size), CPU_ALIGN-aligned */
     size_t work_size;
     char device[64];
@@ -94,6 +101,22 @@ static void describe(const ts_node *n, char *buf, size_t size) {
         snprintf(buf + used, size - (size_t)used, ") -> %s", ts_type_name(n->t.type));
 }
 
+/* The weights of g's MUL_MAT nodes that the path has a repacked kernel
+ * for, repacked (once: later graphs find them in the table). */
+static ts_status repack_weights(cpu_ctx *ctx, const ts_graph *g) {
+    for (int32_t i = 0; i < ts_graph_n_nodes(g); i++) {
+        const ts_node *n = ts_graph_node(g, i);
+        if (n->op != TS_OP_MUL_MAT || n->src[0]->op != TS_OP_NONE) continue;
+        const ts_tensor *w = &n->src[0]->t;
+        if (!ctx->path->gemm_rp[w->type]) continue;
+        ts_status st = ts_cpu_repack_weight(&ctx->repacked, &ctx->repacked_cap,
+                                            &ctx->repacked_count, w, ctx->pool,
+                                            &ctx->repacked_bytes);
+        if (st != TS_OK) return st;
+    }
+    return TS_OK;
+}
+
 /* Every node supported; the work buffer large enough for the largest. */
 static ts_status prepare(cpu_ctx *ctx, const ts_graph *g, int nth) {
     size_t need = 0;
@@ -142,7 +165,9 @@ typedef struct graph_run {
 
 static void graph_loop(int ith, int nth, void *arg) {
     graph_run *run = arg;
-    cpu_compute c = {.ith = ith, .nth = nth, .pool = run->ctx->pool, .work = run->ctx->work};
+    const cpu_ctx *ctx = run->ctx;
+    cpu_compute c = {.ith = ith, .nth = nth, .path = ctx->path, .repacked = ctx->repacked,
+                     .repacked_cap = ctx->repacked_cap, .pool = ctx->pool, .work = ctx->work};
     const int32_t n_nodes = ts_graph_n_nodes(run->g);
     for (int32_t i = 0; i < n_nodes; i++) {
         const ts_node *n = ts_graph_node(run->g, i);
@@ -178,7 +203,8 @@ static ts_status cpu_graph_compute(ts_backend *be, const ts_graph *g, ts_abort_f
 
 static ts_status cpu_graph_reserve(ts_backend *be, const ts_graph *g) {
     cpu_ctx *ctx = be->ctx;
-    return prepare(ctx, g, ts_threadpool_n_threads(ctx->pool));
+    ts_status st = prepare(ctx, g, ts_threadpool_n_threads(ctx->pool));
+    return st == TS_OK ? repack_weights(ctx, g) : st;
 }
 
 static ts_status cpu_synchronize(ts_backend *be) {
@@ -198,12 +224,14 @@ static void cpu_get_info(ts_backend *be, ts_backend_info *out) {
         .n_threads = ts_threadpool_n_threads(ctx->pool),
         .memory_total = page > 0 && total > 0 ? (size_t)total * (size_t)page : 0,
         .memory_free = page > 0 && avail > 0 ? (size_t)avail * (size_t)page : 0,
+        .weight_bytes = ctx->repacked_bytes,
     };
 }
 
 static void cpu_free(ts_backend *be) {
     cpu_ctx *ctx = be->ctx;
     ts_threadpool_free(ctx->pool);
+    ts_cpu_repacked_free(ctx->repacked, ctx->repacked_cap);
     free(ctx->work);
     free(ctx);
     free(be);
@@ -243,6 +271,7 @@ ts_status ts_backend_cpu_new(int n_threads, ts_backend **out) {
     }
     snprintf(ctx->device, sizeof ctx->device, "host CPU (%s), %d threads",
              ts_backend_cpu_path(), ts_threadpool_n_threads(ctx->pool));
+    ctx->path = ts_cpu_path_get();
     be->iface = &cpu_iface;
     be->ctx = ctx;
     *out = be;

@@ -1,8 +1,7 @@
 /*
  * dispatch.c — which instruction-set path the CPU kernels run, chosen once
  * per process: the best the CPU has (CPUID, with the OS's register-state
- * support, as __builtin_cpu_supports reports it), or the one TESSERA_CPU
- * names. An unknown name, or a path this CPU lacks, selects nothing: the
+ * support: x86/cpuid.c), or the one TESSERA_CPU names. An unknown name, or a path this CPU lacks, selects nothing: the
  * backend then refuses to start with the reason (never a silent fallback,
  * never an illegal instruction later).
  *
@@ -15,8 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The reference: every kernel NULL, so each op takes the plain C one. */
-const cpu_path ts_cpu_path_scalar = {.name = "scalar"};
+/* The reference: no gemm kernel (each element is ts_vec_dot), the plain C
+ * vector primitives. */
+const cpu_path ts_cpu_path_scalar = {
+    .name = "scalar",
+    .dot_f16 = ts_cpu_dot_f16,
+    .dot_f32 = ts_cpu_dot_f32,
+    .mad_f16 = ts_cpu_mad_f16,
+    .mad_f32 = ts_cpu_mad_f32,
+    .softmax = ts_cpu_softmax,
+    .silu_mul = ts_cpu_silu_mul,
+};
 
 static const cpu_path *selected;
 static char why_not[160];

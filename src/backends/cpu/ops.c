@@ -2,10 +2,10 @@
  * ops.c — the CPU backend's node checks (supports, work sizes) and its
  * row-wise kernels: GET_ROWS, ADD, MUL, RMS_NORM, SWIGLU, SET_ROWS.
  *
- * Numerics follow ggml-cpu's scalar path (ops.cpp, vec.h): RMS_NORM sums
- * x² in double, SWIGLU uses silu(x) = x/(1 + e^-x) in float, the binary ops
- * are one float operation per element. Each kernel splits the rows of its
- * output over the threads.
+ * Numerics follow the reduction-order contract (core/fmath-impl.h):
+ * RMS_NORM sums x² on TS_LANES partial sums, SWIGLU uses silu(x) =
+ * x/(1 + ts_expf(−x)), the binary ops are one float operation per element.
+ * Each kernel splits the rows of its output over the threads.
  *
  * Legend: ne0 = row length, rows = ne1·ne2·ne3 of the output.
  */
@@ -26,12 +26,6 @@ static void build_tables(void) {
 }
 
 void ts_cpu_tables_init(void) { pthread_once(&tables_once, build_tables); }
-
-float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(cpu_f16(x[i]) * cpu_f16(y[i]));
-    return (float)sum;
-}
 
 /* ============================================================== supports */
 
@@ -235,8 +229,9 @@ static void broadcast(const cpu_compute *c, const ts_node *n, bool is_add) {
 void ts_cpu_add(const cpu_compute *c, const ts_node *n) { broadcast(c, n, true); }
 void ts_cpu_mul(const cpu_compute *c, const ts_node *n) { broadcast(c, n, false); }
 
-/* y = x / sqrt(mean(x²) + eps), per row; ggml: Σx² in double, the mean
- * rounded to float, scale = 1/sqrtf(mean + eps) in float. */
+/* y = x / sqrt(mean(x²) + eps), per row: Σx² on the contract's lanes,
+ * mean = Σ/ne0, scale = 1/sqrtf(mean + eps) (division and square root
+ * correctly rounded), y = x·scale. */
 void ts_cpu_rms_norm(const cpu_compute *c, const ts_node *n) {
     const ts_tensor *a = &n->src[0]->t, *out = &n->t;
     const float eps = TS_NODE_PARAMS(n, ts_rms_norm_params).eps;
@@ -248,15 +243,13 @@ void ts_cpu_rms_norm(const cpu_compute *c, const ts_node *n) {
         row_coords(out, r, &i1, &i2, &i3);
         const float *x = cpu_row(a, i1, i2, i3);
         float *y = cpu_row(out, i1, i2, i3);
-        double sum = 0.0;
-        for (int64_t i = 0; i < ne0; i++) sum += (double)(x[i] * x[i]);
-        const float mean = (float)(sum / (double)ne0);
+        const float mean = c->path->dot_f32(x, x, ne0) / (float)ne0;
         const float scale = 1.0f / sqrtf(mean + eps);
         for (int64_t i = 0; i < ne0; i++) y[i] = x[i] * scale;
     }
 }
 
-/* PyTorch: silu(a) * b with silu(x) = x·sigmoid(x), as ggml_silu_f32. */
+/* PyTorch: silu(a) * b with silu(x) = x·sigmoid(x) = x/(1 + e^-x). */
 void ts_cpu_swiglu(const cpu_compute *c, const ts_node *n) {
     const ts_tensor *a = &n->src[0]->t, *b = &n->src[1]->t, *out = &n->t;
     const int64_t ne0 = out->ne[0];
@@ -267,7 +260,7 @@ void ts_cpu_swiglu(const cpu_compute *c, const ts_node *n) {
         row_coords(out, r, &i1, &i2, &i3);
         const float *x = cpu_row(a, i1, i2, i3), *g = cpu_row(b, i1, i2, i3);
         float *y = cpu_row(out, i1, i2, i3);
-        for (int64_t i = 0; i < ne0; i++) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
+        c->path->silu_mul(y, x, g, ne0);
     }
 }
 

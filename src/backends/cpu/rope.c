@@ -5,13 +5,16 @@
  *
  * Every float operation is ggml-cpu's, in its order (ops.cpp: rope_yarn,
  * rope_yarn_ramp, ggml_rope_cache_init, rotate_pairs; ggml.c:
- * ggml_rope_yarn_corr_dims), so the angles round the same way:
- *   theta_scale = powf(base, -2/n_dims)
+ * ggml_rope_yarn_corr_dims), so the angles round the same way — except that
+ * the transcendental functions are the contract's own (core/fmath.c:
+ * computed in double, rounded to float), not libm's, so the tables are the
+ * same on every machine:
+ *   theta_scale = pow(base, -2/n_dims)
  *   theta_0 = p; theta_{i+1} = theta_i · theta_scale    (iterated, in float)
  *   per pair i (i0 = 2i): t = theta_i / ff_i; rope_yarn(t) → cos, sin
  *   rope_yarn: t_interp = freq_scale · t; without YaRN the angle is t_interp;
  *     with it, mixed with t by ramp(i0)·ext_factor, and mscale (attn_factor)
- *     multiplied by 1 + 0.1·ln(1/freq_scale); cos = cosf(angle)·mscale, …
+ *     multiplied by 1 + 0.1·ln(1/freq_scale); cos = cos(angle)·mscale, …
  *   rotation: y0 = x0·cos − x1·sin, y1 = x0·sin + x1·cos
  * Dimensions n_dims..k are copied.
  *
@@ -21,6 +24,7 @@
  * Legend: k = head dim (ne0), h = heads, n = tokens, n_dims = rotated dims.
  */
 #include "backends/cpu/cpu-impl.h"
+#include "core/fmath-impl.h"
 
 #include <math.h>
 
@@ -33,11 +37,13 @@ void ts_cpu_rope_work(const ts_node *n, size_t *shared, size_t *per_thread) {
     *per_thread = (size_t)TS_NODE_PARAMS(n, ts_rope_params).n_dims * sizeof(float);
 }
 
+static float logf_(float x) { return (float)ts_log_d((double)x); }
+
 /* ggml_rope_yarn_corr_dim: the dimension at which n_rot rotations fit in
  * the original context, n_dims·ln(n_ctx_orig/(n_rot·2π)) / (2·ln base). */
 static float corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
-    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2.0f * (float)M_PI)) /
-           (2.0f * logf(base));
+    return (float)n_dims * logf_((float)n_ctx_orig / (n_rot * 2.0f * (float)M_PI)) /
+           (2.0f * logf_(base));
 }
 
 /* Start and end of the YaRN ramp, clamped to [0, n_dims − 1]. */
@@ -65,10 +71,12 @@ static void rope_yarn(float theta_extrap, const ts_rope_params *p, const float d
     if (p->ext_factor != 0.0f) {
         const float ramp_mix = yarn_ramp(dims[0], dims[1], i0) * p->ext_factor;
         theta = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
-        mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
+        mscale *= 1.0f + 0.1f * logf_(1.0f / p->freq_scale);
     }
-    *cos_theta = cosf(theta) * mscale;
-    *sin_theta = sinf(theta) * mscale;
+    double s, c;
+    ts_sincos_d((double)theta, &s, &c);
+    *cos_theta = (float)c * mscale;
+    *sin_theta = (float)s * mscale;
 }
 
 /* cache[i0], cache[i0 + 1] = cos, sin of pair i0/2 at position pos. */
@@ -89,7 +97,7 @@ void ts_cpu_rope(const cpu_compute *c, const ts_node *n) {
     const ts_rope_params p = TS_NODE_PARAMS(n, ts_rope_params);
     const int64_t k = a->ne[0], h = a->ne[1];
     const int nd = p.n_dims;
-    const float theta_scale = powf(p.freq_base, -2.0f / (float)nd);
+    const float theta_scale = (float)ts_pow_d((double)p.freq_base, (double)(-2.0f / (float)nd));
     float dims[2];
     corr_dims(&p, dims);
 

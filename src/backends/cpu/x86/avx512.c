@@ -1,25 +1,14 @@
 /*
  * avx512.c — the AVX-512 path (F, BW, VL, DQ with VNNI, on top of AVX2,
- * FMA, F16C): gemm.inc.c built for it, integer dot products with vpdpbusd.
+ * FMA, F16C): kernels.inc.c built for it, integer dot products with vpdpbusd.
  */
 #define X86_AVX512 1
-#include "backends/cpu/x86/gemm.inc.c"
+#include "backends/cpu/x86/cpuid.h"
+#include "backends/cpu/x86/kernels.inc.c"
 
 static const char *avx512_missing(void) {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2")) return "AVX2";
-    if (!__builtin_cpu_supports("fma")) return "FMA";
-    if (!__builtin_cpu_supports("f16c")) return "F16C";
-    if (!__builtin_cpu_supports("avx512f")) return "AVX-512 F";
-    if (!__builtin_cpu_supports("avx512bw")) return "AVX-512 BW";
-    if (!__builtin_cpu_supports("avx512vl")) return "AVX-512 VL";
-    if (!__builtin_cpu_supports("avx512dq")) return "AVX-512 DQ";
-    if (!__builtin_cpu_supports("avx512vnni")) return "AVX-512 VNNI";
-    return NULL;
+    return ts_x86_missing(TS_X86_AVX2 | TS_X86_FMA | TS_X86_F16C | TS_X86_AVX512F | TS_X86_AVX512BW |
+                          TS_X86_AVX512VL | TS_X86_AVX512DQ | TS_X86_AVX512VNNI);
 }
 
-const cpu_path ts_cpu_path_avx512 = {
-    .name = "avx512",
-    .missing = avx512_missing,
-    .gemm = X86_GEMM_TABLE,
-};
+const cpu_path ts_cpu_path_avx512 = X86_PATH("avx512", avx512_missing);

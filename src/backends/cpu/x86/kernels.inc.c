@@ -1,0 +1,562 @@
+/*
+ * kernels.inc.c — the x86 kernels of a CPU path, included by avx2.c
+ * (X86_AVX512 0) and avx512.c (X86_AVX512 1: integer block dots with
+ * vpdpbusd, 16-lane vectors for the repacked layouts). Each computes
+ * bitwise what the scalar path computes (docs/ARCHITECTURE.md, "Reduction
+ * order"):
+ *
+ *  - repacked Q4_1, Q5_0, Q8_0, Q4_K, Q6_K (repack.c's 16-row layouts):
+ *    one row per 32-bit lane; broadcast activation bytes times 4 bytes of
+ *    every row give each lane its row's exact integer block (and
+ *    sub-block) sums; the lane applies its row's float formula in the
+ *    reference's order and adds the block to its accumulator, block after
+ *    block, as the scalar loop. A block's weights are read once for every
+ *    token of the call (matmul.c passes at most TILE_TOKENS tokens).
+ *  - F16, F32 dots: the TS_LANES = 32 partial sums are four 8-lane
+ *    registers (element i in lane i mod 32), folded in the contract's tree.
+ *  - vector primitives (mad, softmax with an 8-lane ts_expf, silu_mul)
+ *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
+ *    reference's bytes.
+ *
+ * Legend: r = row of a group, j = token, b = block of the row, nb =
+ * blocks per row, g = 4-byte chunk of a block.
+ */
+#include "backends/cpu/cpu-impl.h"
+#include "core/fmath-impl.h"
+#include "core/quant-impl.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#define MAX_TOK 64 /* tokens per call (matmul.c's TILE_TOKENS) */
+
+/* ============================================================== helpers */
+
+static inline float half(const void *p) {
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+/* ========================================================= float types */
+
+/* The contract's fold of 32 partials held as 4 × 8 lanes (lanes 0-7, 8-15,
+ * 16-23, 24-31): w = 16, 8 as vector adds, then 4, 2, 1 inside one. */
+static inline float fold32(const __m256 p[4]) {
+    const __m256 v = _mm256_add_ps(_mm256_add_ps(p[0], p[2]), _mm256_add_ps(p[1], p[3]));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The fold when terms t0.. past the vectors went to tail[t − t0] (t0 a
+ * multiple of 32): partial l = vector lane l, then + its tail term. */
+static inline float fold32_tail(const __m256 v[4], const float tail[TS_LANES]) {
+    float p[TS_LANES];
+    for (int k = 0; k < 4; k++) _mm256_storeu_ps(p + 8 * k, v[k]);
+    for (int l = 0; l < TS_LANES; l++) p[l] += tail[l];
+    return ts_lanes_sum(p);
+}
+
+static inline __m256 load8_f16(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/* Σ x·y over the contract's lanes, for F16 (products exact) and F32. */
+#define FLOAT_DOT(name, T, LOAD8, TO32)                                                    \
+    static float name(const T *x, const T *y, int64_t n) {                                 \
+        const int64_t n32 = n - n % TS_LANES;                                              \
+        __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),      \
+                       _mm256_setzero_ps()};                                               \
+        for (int64_t e = 0; e < n32; e += TS_LANES)                                        \
+            for (int k = 0; k < 4; k++)                                                    \
+                v[k] = _mm256_add_ps(v[k], _mm256_mul_ps(LOAD8(x + e + 8 * k), LOAD8(y + e + 8 * k))); \
+        if (n32 == n) return fold32(v);                                                    \
+        float tail[TS_LANES] = {0};                                                        \
+        for (int64_t e = n32; e < n; e++) tail[e - n32] = TO32(x[e]) * TO32(y[e]);         \
+        return fold32_tail(v, tail);                                                       \
+    }
+
+FLOAT_DOT(dot_f16, uint16_t, load8_f16, _cvtsh_ss)
+FLOAT_DOT(dot_f32, float, _mm256_loadu_ps, )
+
+/* One output row per (token, weight row): the float dot of each. */
+#define FLOAT_GEMM(name, T, DOT)                                                           \
+    static void name(const cpu_gemm_args *a) {                                             \
+        for (int64_t j = 0; j < a->n_tok; j++) {                                           \
+            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);            \
+            float *o = a->out + (size_t)j * a->out_rs;                                     \
+            for (int64_t i = 0; i < a->n_rows; i++)                                        \
+                o[i] = DOT((const T *)(const void *)(a->w + (size_t)i * a->w_rs), y, a->K); \
+        }                                                                                  \
+    }
+
+FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
+FLOAT_GEMM(gemm_f32, float, dot_f32)
+
+/* acc[i] = acc[i] + v[i]·p. */
+#define MAD(name, T, LOAD8, TO32)                                                          \
+    static void name(float *acc, const T *v, float p, int64_t n) {                         \
+        const __m256 pv = _mm256_set1_ps(p);                                               \
+        int64_t i = 0;                                                                     \
+        for (; i + 8 <= n; i += 8)                                                         \
+            _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i),              \
+                                                    _mm256_mul_ps(LOAD8(v + i), pv)));     \
+        for (; i < n; i++) acc[i] += TO32(v[i]) * p;                                       \
+    }
+
+MAD(mad_f16, uint16_t, load8_f16, _cvtsh_ss)
+MAD(mad_f32, float, _mm256_loadu_ps, )
+
+/* ts_expf on 8 lanes, the same operations in the same order. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(TS_EXP_LOG2E)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_HI))),
+                                   _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_LO)));
+    __m256 p = _mm256_set1_ps(TS_EXP_P0);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P1));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P5));
+    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
+    /* out of range, n does not fit the exponent: those lanes are replaced */
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(TS_EXP_HI), _CMP_GT_OQ));
+    e = _mm256_blendv_ps(e, _mm256_setzero_ps(),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(TS_EXP_LO), _CMP_LT_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+/* As ts_cpu_softmax: scale and max, e_t and its partial sums (4 × 8 lanes
+ * over each 32 terms, the tail in the scalar order), then · (1/S). */
+static void softmax(float *p, int64_t n, float scale) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(p + t), sv);
+        _mm256_storeu_ps(p + t, v);
+        mv = _mm256_max_ps(mv, v);
+    }
+    float m8[8], max = -INFINITY;
+    _mm256_storeu_ps(m8, mv);
+    for (int l = 0; l < 8; l++) max = max > m8[l] ? max : m8[l];
+    for (; t < n; t++) {
+        p[t] *= scale;
+        max = max > p[t] ? max : p[t];
+    }
+    const __m256 maxv = _mm256_set1_ps(max);
+    const int64_t n32 = n - n % TS_LANES;
+    __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (t = 0; t < n32; t += TS_LANES)
+        for (int k = 0; k < 4; k++) {
+            const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + t + 8 * k), maxv));
+            _mm256_storeu_ps(p + t + 8 * k, e);
+            v[k] = _mm256_add_ps(v[k], e);
+        }
+    float tail[TS_LANES] = {0};
+    for (t = n32; t < n; t++) tail[t - n32] = p[t] = ts_expf(p[t] - max);
+    const __m256 inv = _mm256_set1_ps(1.0f / fold32_tail(v, tail));
+    for (t = 0; t + 8 <= n; t += 8) _mm256_storeu_ps(p + t, _mm256_mul_ps(_mm256_loadu_ps(p + t), inv));
+    for (; t < n; t++) p[t] *= _mm256_cvtss_f32(inv);
+}
+
+static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        const __m256 e = exp8(_mm256_xor_ps(xv, _mm256_set1_ps(-0.0f))); /* −x */
+        const __m256 s = _mm256_div_ps(xv, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(g + i)));
+    }
+    for (; i < n; i++) y[i] = x[i] / (1.0f + ts_expf(-x[i])) * g[i];
+}
+
+/* ====================================================== repacked layouts */
+
+/* Row-per-lane kernels on repack.c's layouts: a lane vector holds RP_LANES
+ * rows of a 16-row group (AVX-512: all 16; AVX2: 8, the group in two
+ * halves). Per block, chunk g of 4 bytes per row times the 4 activation
+ * bytes it pairs with, broadcast, accumulates each row's integer block sum
+ * in its lane; the lane then applies its row's float formula and adds the
+ * block to its accumulator, exactly as the reference's loop. */
+#if X86_AVX512
+#define RP_LANES 16
+typedef __m512i rp_vi;
+typedef __m512 rp_vf;
+static inline rp_vi rp_load(const void *p) { return _mm512_loadu_si512(p); }
+static inline rp_vi rp_set8(int v) { return _mm512_set1_epi8((char)v); }
+static inline rp_vi rp_and(rp_vi a, rp_vi b) { return _mm512_and_si512(a, b); }
+static inline rp_vi rp_srl4(rp_vi a) { return _mm512_srli_epi16(a, 4); }
+static inline rp_vi rp_zero_i(void) { return _mm512_setzero_si512(); }
+static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return _mm512_add_epi32(a, b); }
+static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm512_sub_epi32(a, b); }
+static inline rp_vi rp_set32(int32_t v) { return _mm512_set1_epi32(v); }
+/* acc + Σ over each 4 bytes of w (u8, <= 255) × y (s8) */
+static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) { return _mm512_dpbusd_epi32(acc, w, y); }
+/* bytes of w with bit 4 set where mask bit i is set (Q5_0's fifth bit) */
+static inline rp_vi rp_bit4(rp_vi w, uint64_t mask) {
+    return _mm512_mask_blend_epi8(mask, w, _mm512_or_si512(w, rp_set8(0x10)));
+}
+static inline rp_vf rp_halves(const uint16_t *h) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)h));
+}
+static inline rp_vf rp_cvt(rp_vi a) { return _mm512_cvtepi32_ps(a); }
+static inline rp_vf rp_set1(float v) { return _mm512_set1_ps(v); }
+static inline rp_vf rp_zero_f(void) { return _mm512_setzero_ps(); }
+static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return _mm512_mul_ps(a, b); }
+static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm512_add_ps(a, b); }
+static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return _mm512_sub_ps(a, b); }
+static inline void rp_store(float *p, rp_vf v) { _mm512_storeu_ps(p, v); }
+static inline rp_vi rp_mullo(rp_vi a, rp_vi b) { return _mm512_mullo_epi32(a, b); }
+/* RP_LANES bytes, zero- or sign-extended to int32 lanes */
+static inline rp_vi rp_u8_i32(const void *p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+static inline rp_vi rp_i8_i32(const void *p) {
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+#else
+#define RP_LANES 8
+typedef __m256i rp_vi;
+typedef __m256 rp_vf;
+static inline rp_vi rp_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline rp_vi rp_set8(int v) { return _mm256_set1_epi8((char)v); }
+static inline rp_vi rp_and(rp_vi a, rp_vi b) { return _mm256_and_si256(a, b); }
+static inline rp_vi rp_srl4(rp_vi a) { return _mm256_srli_epi16(a, 4); }
+static inline rp_vi rp_zero_i(void) { return _mm256_setzero_si256(); }
+static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return _mm256_add_epi32(a, b); }
+static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm256_sub_epi32(a, b); }
+static inline rp_vi rp_set32(int32_t v) { return _mm256_set1_epi32(v); }
+/* w <= 128 here (maddubs saturates beyond): Q4_1, Q5_0; Q8_0 signs first */
+static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
+}
+/* Byte j = 0xFF where bit j of x is set. */
+static inline __m256i bits32(uint32_t x) {
+    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
+                                            0x0303030303030303);
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); /* all bits but j % 8 */
+    return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi64x(-1));
+}
+
+static inline rp_vi rp_bit4(rp_vi w, uint32_t mask) {
+    return _mm256_or_si256(w, _mm256_and_si256(bits32(mask), rp_set8(0x10)));
+}
+static inline rp_vf rp_halves(const uint16_t *h) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+}
+static inline rp_vf rp_cvt(rp_vi a) { return _mm256_cvtepi32_ps(a); }
+static inline rp_vf rp_set1(float v) { return _mm256_set1_ps(v); }
+static inline rp_vf rp_zero_f(void) { return _mm256_setzero_ps(); }
+static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return _mm256_mul_ps(a, b); }
+static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm256_add_ps(a, b); }
+static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return _mm256_sub_ps(a, b); }
+static inline void rp_store(float *p, rp_vf v) { _mm256_storeu_ps(p, v); }
+static inline rp_vi rp_mullo(rp_vi a, rp_vi b) { return _mm256_mullo_epi32(a, b); }
+static inline rp_vi rp_u8_i32(const void *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+static inline rp_vi rp_i8_i32(const void *p) {
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+#endif
+
+/* 4 activation bytes, broadcast to every lane. */
+static inline rp_vi rp_bcast(const int8_t *y) {
+    int32_t v;
+    memcpy(&v, y, sizeof v);
+    return rp_set32(v);
+}
+
+/* Σ of a block's 32 activation quants. */
+static inline int32_t ysum32(const int8_t *qs) {
+    const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)qs),
+                                       _mm256_set1_epi8((char)0x80)); /* q + 128 */
+    const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+    const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int32_t)(_mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1)) - 32 * 128;
+}
+
+/* Rows [r0, r0 + RP_LANES) of a group's accumulators to the output (those
+ * below n_rows). */
+static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf *acc) {
+    const int64_t nr = a->n_rows - r0 < RP_LANES ? a->n_rows - r0 : RP_LANES;
+    if (nr <= 0) return;
+    for (int64_t j = 0; j < a->n_tok; j++) {
+        float v[RP_LANES];
+        rp_store(v, acc[j]);
+        memcpy(a->out + (size_t)j * a->out_rs + r0, v, (size_t)nr * sizeof(float));
+    }
+}
+
+/* One kernel per repacked type (blocks of QK elements). For every group G,
+ * lane set h and block b: DECODE reads what every token shares (weight
+ * chunks, row scales); per token, ISUM leaves the lanes' exact block sums
+ * in i0 + i1 and BLOCK adds the block with the reference's formula. */
+#define RP_GEMM(name, rp_t, yblock, QK, DECODE, ISUM, BLOCK)                               \
+    static void name(const cpu_gemm_args *a) {                                             \
+        TS_ASSERT(a->n_tok <= MAX_TOK);                                                    \
+        const int64_t nb = a->K / (QK), groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS; \
+        const rp_t *w = (const rp_t *)(const void *)a->w;                                  \
+        for (int64_t G = 0; G < groups; G++)                                               \
+            for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                              \
+                const int r0 = h * RP_LANES;                                               \
+                rp_vf acc[MAX_TOK];                                                        \
+                for (int64_t j = 0; j < a->n_tok; j++) acc[j] = rp_zero_f();               \
+                for (int64_t b = 0; b < nb; b++) {                                         \
+                    const rp_t *blk = w + G * nb + b;                                      \
+                    DECODE                                                                 \
+                    for (int64_t j = 0; j < a->n_tok; j++) {                               \
+                        const yblock *y = (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b; \
+                        rp_vi i0 = rp_zero_i(), i1 = rp_zero_i();                          \
+                        ISUM                                                               \
+                        const rp_vf sumi = rp_cvt(rp_add_i(i0, i1));                        \
+                        BLOCK                                                              \
+                    }                                                                      \
+                }                                                                          \
+                rp_store_rows(a, G * TS_RP_ROWS + r0, acc);                                \
+            }                                                                              \
+    }
+
+/* Chunks g < 4 pair with activation bytes 4g (low nibbles) and 16 + 4g
+ * (high nibbles): q[g] and q[g + 4]. */
+#define RP_NIBBLES                                                                         \
+    rp_vi q[8];                                                                            \
+    for (int g = 0; g < 4; g++) {                                                          \
+        const rp_vi c = rp_load(&blk->qs[g][r0]);                                          \
+        q[g] = rp_and(c, rp_set8(0x0F));                                                   \
+        q[g + 4] = rp_and(rp_srl4(c), rp_set8(0x0F));                                      \
+    }
+#define RP_ISUM_NIBBLES                                                                    \
+    for (int g = 0; g < 4; g++) {                                                          \
+        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                    \
+        i1 = rp_dot(i1, q[g + 4], rp_bcast(y->qs + 16 + 4 * g));                           \
+    }
+
+/* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s). */
+RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1, 32,
+        RP_NIBBLES const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->m + r0);,
+        RP_ISUM_NIBBLES,
+        const rp_vf e = rp_add(rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi),
+                               rp_mul(mx, rp_set1(half(&y->s))));
+        acc[j] = rp_add(acc[j], e);)
+
+/* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y, q = nibble + 16·bit. */
+#if X86_AVX512
+#define RP_Q5_BITS(g) q[g] = rp_bit4(q[g], blk->qh[g][0]), q[g + 4] = rp_bit4(q[g + 4], blk->qh[g][1]);
+#else
+#define RP_Q5_BITS(g)                                                                      \
+    q[g] = rp_bit4(q[g], (uint32_t)(blk->qh[g][0] >> (32 * h)));                           \
+    q[g + 4] = rp_bit4(q[g + 4], (uint32_t)(blk->qh[g][1] >> (32 * h)));
+#endif
+RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0, 32,
+        RP_NIBBLES for (int g = 0; g < 4; g++) { RP_Q5_BITS(g) }
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_ISUM_NIBBLES i0 = rp_sub_i(i0, rp_set32(16 * ysum32(y->qs)));,
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+
+/* Q8_0 × Q8_0: (dx·dy)·sumi. The weights are stored + 128: AVX-512 takes
+ * them unsigned and subtracts 128·Σ y; AVX2 turns them back to signed and
+ * multiplies |w| by y with w's sign (maddubs would saturate on 255·127). */
+#if X86_AVX512
+#define RP_Q8_ISUM                                                                         \
+    for (int g = 0; g < 8; g += 2) {                                                       \
+        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                    \
+        i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));                            \
+    }                                                                                      \
+    i0 = rp_sub_i(i0, rp_set32(128 * ysum32(y->qs)));
+#define RP_Q8_DECODE                                                                       \
+    rp_vi q[8];                                                                            \
+    for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
+#else
+/* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign): exact, since
+ * |a| <= 128 and |b| <= 127 keep maddubs' pair sums within int16. */
+static inline __m256i dot_ss(__m256i a, __m256i b) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)),
+                             _mm256_set1_epi16(1));
+}
+#define RP_Q8_ISUM                                                                         \
+    for (int g = 0; g < 8; g += 2) {                                                       \
+        i0 = _mm256_add_epi32(i0, dot_ss(q[g], rp_bcast(y->qs + 4 * g)));                  \
+        i1 = _mm256_add_epi32(i1, dot_ss(q[g + 1], rp_bcast(y->qs + 4 * g + 4)));          \
+    }
+#define RP_Q8_DECODE                                                                       \
+    rp_vi q[8];                                                                            \
+    for (int g = 0; g < 8; g++) q[g] = _mm256_xor_si256(rp_load(&blk->qs[g][r0]), rp_set8(0x80));
+#endif
+RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
+        RP_Q8_DECODE const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_Q8_ISUM,
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+
+/* Q4_K × Q8_K per super-block: d·isum − dmin·msum, d = dx·dy, dmin =
+ * dminx·dy; isum = Σ_j sc_j·(Σ q·y over sub-block j), msum = Σ_j m_j·(the
+ * two Q8_K sums of 16 of sub-block j). Chunk (p, g): low nibbles pair with
+ * activation bytes 64p + 4g, high ones with 64p + 32 + 4g. */
+RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->dmin + r0);,
+        for (int p = 0; p < 4; p++) {
+            rp_vi lo = rp_zero_i();
+            rp_vi hi = rp_zero_i();
+            for (int g = 0; g < 8; g++) {
+                const rp_vi c = rp_load(&blk->qs[p][g][r0]);
+                lo = rp_dot(lo, rp_and(c, rp_set8(0x0F)), rp_bcast(y->qs + 64 * p + 4 * g));
+                hi = rp_dot(hi, rp_and(rp_srl4(c), rp_set8(0x0F)),
+                            rp_bcast(y->qs + 64 * p + 32 + 4 * g));
+            }
+            i0 = rp_add_i(i0, rp_mullo(lo, rp_u8_i32(blk->sc[2 * p] + r0)));
+            i1 = rp_add_i(i1, rp_mullo(hi, rp_u8_i32(blk->sc[2 * p + 1] + r0)));
+        }
+        rp_vi ms = rp_zero_i();
+        for (int sb = 0; sb < 8; sb++)
+            ms = rp_add_i(ms, rp_mullo(rp_u8_i32(blk->mn[sb] + r0),
+                                       rp_set32(y->bsums[2 * sb] + y->bsums[2 * sb + 1])));,
+        const rp_vf dy = rp_set1(y->d);
+        const rp_vf e = rp_sub(rp_mul(rp_mul(dx, dy), sumi), rp_mul(rp_mul(mx, dy), rp_cvt(ms)));
+        acc[j] = rp_add(acc[j], e);)
+
+/* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ_k sc_k·(Σ (q+32)·y
+ * over sub-block k of 16) − 32·Σ_k sc_k·bsums_k. */
+RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        for (int k = 0; k < 16; k++) {
+            rp_vi s = rp_zero_i();
+            for (int t = 0; t < 4; t++)
+                s = rp_dot(s, rp_load(&blk->q[4 * k + t][r0]), rp_bcast(y->qs + 16 * k + 4 * t));
+            const rp_vi sc = rp_i8_i32(blk->sc[k] + r0);
+            i0 = rp_add_i(i0, rp_mullo(s, sc));
+            i1 = rp_sub_i(i1, rp_mullo(sc, rp_set32(32 * y->bsums[k])));
+        },
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(y->d)), sumi));)
+
+/* ============================================= activation quantizers */
+
+/* C's roundf: truncate, then one away from zero when |fraction| >= 1/2
+ * (v − trunc(v) is exact). */
+static inline __m256 roundf8(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    const __m256 up = _mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+/* Largest |x| of 32 floats (exact in any order). */
+static inline float absmax32(const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 4 × 8 int32 (each in −128..127) → 32 int8 in order. */
+static inline void store_i8x32(int8_t *out, const __m256i i[4]) {
+    const __m256i ab = _mm256_packs_epi32(i[0], i[1]), cd = _mm256_packs_epi32(i[2], i[3]);
+    const __m256i v = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)out, v);
+}
+
+/* One block as the reference quantizer (quant_legacy.c): d = amax/127,
+ * q = roundf(x·(1/d)), a level out of (−128, 128) (a degenerate scale)
+ * becomes 0. Returns d; *sum = Σ q. */
+static inline float quantize_block_q8(const float *x, int8_t *qs, int *sum) {
+    const float d = absmax32(x) / 127.0f;
+    const float id = d ? 1.0f / d : 0.0f;
+    const __m256 idv = _mm256_set1_ps(id), lim = _mm256_set1_ps(128.0f);
+    __m256i q[4], acc = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        const __m256 r = roundf8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), idv));
+        const __m256 ok = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), r), lim, _CMP_LT_OQ);
+        q[k] = _mm256_and_si256(_mm256_cvttps_epi32(r), _mm256_castps_si256(ok));
+        acc = _mm256_add_epi32(acc, q[k]);
+    }
+    store_i8x32(qs, q);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    *sum = _mm_cvtsi128_si32(h);
+    return d;
+}
+
+static void quantize_q8_0(const float *x, void *vy, int64_t n) {
+    block_q8_0 *y = vy; /* (n/32) */
+    int sum;
+    for (int64_t b = 0; b < n / 32; b++) y[b].d = ts_fp32_to_fp16(quantize_block_q8(x + 32 * b, y[b].qs, &sum));
+}
+
+static void quantize_q8_1(const float *x, void *vy, int64_t n) {
+    block_q8_1 *y = vy; /* (n/32) */
+    for (int64_t b = 0; b < n / 32; b++) {
+        int sum;
+        const float d = quantize_block_q8(x + 32 * b, y[b].qs, &sum);
+        y[b].d = ts_fp32_to_fp16(d);
+        y[b].s = ts_fp32_to_fp16((float)sum * d);
+    }
+}
+
+/* Q8_K as the reference (quant_k.c): max = the first value of largest
+ * magnitude, iscale = −127/max, q = min(round-half-even(iscale·x), 127),
+ * bsums of 16, d = 1/iscale; an all-zero block is all zero. */
+static void quantize_q8_K(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy; /* (n/256) */
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        float amax = 0.0f;
+        for (int c = 0; c < QK_K / 32; c++) {
+            const float m = absmax32(x + 32 * c);
+            amax = m > amax ? m : amax;
+        }
+        memset(&y[b], 0, sizeof y[b]);
+        if (amax == 0) continue;
+        int first = 0;
+        while (fabsf(x[first]) != amax) first++;
+        const float iscale = -127.f / x[first];
+        const __m256 sv = _mm256_set1_ps(iscale);
+        for (int c = 0; c < QK_K / 32; c++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                const __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * c + 8 * k), sv),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(127));
+            }
+            store_i8x32(y[b].qs + 32 * c, q);
+            for (int h = 0; h < 2; h++) {
+                const __m256i s = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+                t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+                y[b].bsums[2 * c + h] = (int16_t)_mm_cvtsi128_si32(t);
+            }
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
+#define X86_PATH(path_name, missing_fn)                                                   \
+    {                                                                                      \
+        .name = path_name, .missing = missing_fn,                                          \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16},                      \
+.gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1, [TS_TYPE_Q5_0] = gemm_rp_q5_0,       \
+                    [TS_TYPE_Q8_0] = gemm_rp_q8_0, [TS_TYPE_Q4_K] = gemm_rp_q4_K,          \
+                    [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                        \
+        .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0, [TS_TYPE_Q8_1] = quantize_q8_1,        \
+                     [TS_TYPE_Q8_K] = quantize_q8_K},                                      \
+        .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,    \
+        .softmax = softmax, .silu_mul = silu_mul,                                          \
+    }
