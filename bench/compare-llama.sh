@@ -5,6 +5,7 @@
 # tokens/s compare directly. Opt-in (not run by CI or `make check`).
 #
 #   bench/compare-llama.sh [-m MODEL]... [-t 1,2] [-r 5] [-p 512] [-n 64]
+#   bench/compare-llama.sh --summary build/compare-llama-DATE
 #
 #   -m MODEL  a GGUF file; repeat for several (default: SmolLM2-135M-Instruct
 #             Q4_1 and Qwen2.5-Coder-0.5B-Instruct Q4_K_M from the model cache,
@@ -13,6 +14,8 @@
 #   -t LIST   thread counts, comma-separated (default 1,2)
 #   -r R      repetitions of each tool per model and thread count (default 5)
 #   -p P, -n N  prompt and generated tokens (default 512 and 64)
+#   --summary DIR  only the table, from the runs a comparison (perhaps an
+#             interrupted one) kept in DIR
 #
 # 1. llama-bench is built when absent, in ${TESSERA_CACHE:-~/.cache/tessera}/llama.cpp
 #    (LLAMA_DIR overrides): the llama.cpp that llama-cpp-python 0.3.36 vendors
@@ -43,10 +46,11 @@ log() { echo "compare-llama: $*" >&2; }
 die() { log "$*"; exit 1; }
 bad() { usage >&2; log "$*"; exit 2; } # a usage error
 
-usage() { sed -n '7,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '7,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # ------------------------------------------------------------- options
 models=()
+summary_of=
 threads=1,2
 reps=5
 n_prompt=512
@@ -54,7 +58,7 @@ n_gen=64
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    -m|-t|-r|-p|-n)
+    -m|-t|-r|-p|-n|--summary)
       [[ $# -ge 2 ]] || bad "$1 needs a value"
       case "$1" in
         -m) models+=("$2") ;;
@@ -62,6 +66,7 @@ while [[ $# -gt 0 ]]; do
         -r) reps=$2 ;;
         -p) n_prompt=$2 ;;
         -n) n_gen=$2 ;;
+        --summary) summary_of=$2 ;;
       esac
       shift 2 ;;
     *) bad "unknown argument '$1'" ;;
@@ -112,6 +117,71 @@ build_tessera() {
   make -C "$ROOT" >&2
 }
 
+# -------------------------------------------------------------- summary
+# summarize DIR: the medians of the runs DIR/runs.tsv lists, as a table on
+# stdout; every run and the medians in DIR.json.
+summarize() {
+  python3 - "$1/runs.tsv" "$1.json" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, math, os, statistics, sys
+
+manifest, out, load = sys.argv[1:]
+runs, groups = [], {}  # (model, threads, test) -> {"llama.cpp": [...], "tessera": [...], "bw": [...]}
+for line in open(manifest):
+    tool, model, threads, rep, path = line.rstrip("\n").split("\t")
+    results = json.load(open(path))
+    runs.append({"tool": tool, "model": model, "n_threads": int(threads), "rep": int(rep),
+                 "results": results})
+    for r in results:
+        test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
+        g = groups.setdefault((os.path.basename(model), int(threads), test),
+                              {"llama.cpp": [], "tessera": [], "bw_fraction": []})
+        g[tool].append(r["avg_ts"])
+        if tool == "tessera" and "bw_fraction" in r:
+            g["bw_fraction"].append(r["bw_fraction"])
+
+med = lambda xs: statistics.median(xs) if xs else None  # none yet: an interrupted comparison
+summary = []
+for (model, threads, test), g in groups.items():
+    lc, ts = med(g["llama.cpp"]), med(g["tessera"])
+    summary.append({"model": model, "n_threads": threads, "test": test,
+                    "runs": [len(g["llama.cpp"]), len(g["tessera"])],
+                    "llama_cpp_ts": lc, "tessera_ts": ts,
+                    "ratio": ts / lc if lc and ts is not None else None,
+                    "tessera_bw_fraction": med(g["bw_fraction"]), "samples": g})
+if not summary:
+    sys.exit(f"compare-llama: no finished run listed in {manifest}")
+
+num = lambda x, spec: "" if x is None else format(x, spec)
+w = max(len("model"), *(len(s["model"]) for s in summary))
+wt = max(len("test"), *(len(s["test"]) for s in summary))
+print("medians of the runs (-r 1 each, the tools alternating); runs: llama.cpp's + "
+      f"tessera's; load average at the end {load}")
+print()
+print(f"| {'model':<{w}} | threads | {'test':<{wt}} | runs  | llama.cpp t/s | tessera t/s | "
+      "ratio | tessera bw_fraction |")
+print(f"| {'-' * w} | ------: | {'-' * wt} | ----: | ------------: | ----------: | ----: | "
+      "------------------: |")
+for s in summary:
+    runs_col = f"{s['runs'][0]}+{s['runs'][1]}"
+    print(f"| {s['model']:<{w}} | {s['n_threads']:7d} | {s['test']:<{wt}} | {runs_col:>5} | "
+          f"{num(s['llama_cpp_ts'], '13.2f'):>13} | {num(s['tessera_ts'], '11.2f'):>11} | "
+          f"{num(s['ratio'], '5.2f'):>5} | {num(s['tessera_bw_fraction'], '.3f'):>19} |")
+
+llama_commit = next((r["results"][0].get("build_commit") for r in runs
+                     if r["tool"] == "llama.cpp" and r["results"]), None)
+with open(out, "w") as f:
+    json.dump({"llama_cpp_build_commit": llama_commit, "load_average_end": load,
+               "summary": summary, "runs": runs}, f, indent=1)
+print(f"compare-llama: every run's JSON in {out}", file=sys.stderr)
+PY
+}
+
+if [[ -n $summary_of ]]; then
+  [[ -r $summary_of/runs.tsv ]] || die "no $summary_of/runs.tsv: not a comparison's folder"
+  summarize "${summary_of%/}"
+  exit
+fi
+
 build_llama
 build_tessera
 
@@ -154,53 +224,4 @@ for model in "${models[@]}"; do
   done
 done
 
-# -------------------------------------------------------------- summary
-python3 - "$manifest" "$out" "$n_prompt" "$n_gen" "$reps" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
-import json, os, statistics, sys
-
-manifest, out, n_prompt, n_gen, reps, load = sys.argv[1:]
-runs, groups = [], {}  # (model, threads, test) -> {"llama.cpp": [...], "tessera": [...], "bw": [...]}
-for line in open(manifest):
-    tool, model, threads, rep, path = line.rstrip("\n").split("\t")
-    results = json.load(open(path))
-    runs.append({"tool": tool, "model": model, "n_threads": int(threads), "rep": int(rep),
-                 "results": results})
-    for r in results:
-        test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
-        g = groups.setdefault((os.path.basename(model), int(threads), test),
-                              {"llama.cpp": [], "tessera": [], "bw_fraction": []})
-        g[tool].append(r["avg_ts"])
-        if tool == "tessera" and "bw_fraction" in r:
-            g["bw_fraction"].append(r["bw_fraction"])
-
-med = lambda xs: statistics.median(xs) if xs else float("nan")
-summary = []
-for (model, threads, test), g in groups.items():
-    lc, ts = med(g["llama.cpp"]), med(g["tessera"])
-    summary.append({"model": model, "n_threads": threads, "test": test,
-                    "llama_cpp_ts": lc, "tessera_ts": ts, "ratio": ts / lc,
-                    "tessera_bw_fraction": med(g["bw_fraction"]) if g["bw_fraction"] else None,
-                    "samples": g})
-
-w = max(len("model"), *(len(s["model"]) for s in summary))
-wt = max(len("test"), *(len(s["test"]) for s in summary))
-print(f"medians of {reps} alternating runs per tool (-r 1 each); "
-      f"load average at the end {load}")
-print()
-print(f"| {'model':<{w}} | threads | {'test':<{wt}} | llama.cpp t/s | tessera t/s | ratio | "
-      "tessera bw_fraction |")
-print(f"| {'-' * w} | ------: | {'-' * wt} | ------------: | ----------: | ----: | "
-      "------------------: |")
-for s in summary:
-    bw = "" if s["tessera_bw_fraction"] is None else f"{s['tessera_bw_fraction']:.3f}"
-    print(f"| {s['model']:<{w}} | {s['n_threads']:7d} | {s['test']:<{wt}} | "
-          f"{s['llama_cpp_ts']:13.2f} | {s['tessera_ts']:11.2f} | {s['ratio']:5.2f} | {bw:>19} |")
-
-llama_commit = next((r["results"][0].get("build_commit") for r in runs
-                     if r["tool"] == "llama.cpp" and r["results"]), None)
-with open(out, "w") as f:
-    json.dump({"n_prompt": int(n_prompt), "n_gen": int(n_gen), "reps": int(reps),
-               "llama_cpp_build_commit": llama_commit, "load_average_end": load,
-               "summary": summary, "runs": runs}, f, indent=1)
-print(f"compare-llama: every run's JSON in {out}", file=sys.stderr)
-PY
+summarize "$work"
