@@ -17,9 +17,10 @@
 extern "C" {
 #endif
 
-/* Bumped whenever ts_backend_iface changes incompatibly; a backend built
- * for another version is refused. */
-#define TS_BACKEND_ABI_VERSION 1
+/* Bumped whenever ts_backend_iface (or a struct it passes) changes
+ * incompatibly; a backend built for another version is refused.
+ * 2: ts_backend_info.weight_bytes. */
+#define TS_BACKEND_ABI_VERSION 2
 
 typedef struct ts_backend ts_backend;
 

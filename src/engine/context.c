@@ -87,7 +87,6 @@ static ts_status alloc_staging(ts_context *ctx) {
  * memory. */
 #define OUTPUTS_PER_UBATCH 32
 
-/* Plan the worst micro-batch and allocate its arena. */
 /* Σ bytes of the distinct weights (leaves) g's MUL_MAT nodes multiply. */
 static size_t matmul_weight_bytes(const ts_graph *g) {
     size_t total = 0;
@@ -105,6 +104,7 @@ static size_t matmul_weight_bytes(const ts_graph *g) {
     return total;
 }
 
+/* Plan the worst micro-batch and allocate its arena. */
 static ts_status reserve_arena(ts_context *ctx) {
     const int32_t u = (int32_t)ctx->params.n_ubatch;
     int32_t o = (int32_t)ctx->params.n_seq_max > OUTPUTS_PER_UBATCH ? (int32_t)ctx->params.n_seq_max
