@@ -40,6 +40,7 @@
  */
 #include "cli.h"
 #include "gen_cli.h"
+#include "generate.h"
 #include "membw.h"
 
 #include "tessera.h"
@@ -322,25 +323,12 @@ static uint64_t peak_rss_bytes(void) {
     return kb * 1024;
 }
 
-/* Decode ids[0..n) at positions pos0.. of sequence 0, logits of the last
- * only (as llama_batch_get_one, which llama-bench decodes, asks). */
-static ts_status decode(ts_context *ctx, ts_batch *batch, const ts_token *ids, int32_t n,
-                        ts_pos pos0) {
-    static const ts_seq_id seq0 = 0;
-    ts_batch_clear(batch);
-    for (int32_t i = 0; i < n; i++) {
-        ts_status st = ts_batch_add(batch, ids[i], pos0 + i, &seq0, 1, i == n - 1);
-        if (st != TS_OK) return st;
-    }
-    return ts_decode(ctx, batch);
-}
-
 /* Sequence 0 made to hold d tokens, decoded n_ubatch at a time. */
 static ts_status fill_depth(const bench *b, ts_context *ctx, ts_batch *batch, int32_t d) {
     const int32_t u = (int32_t)ts_context_n_ubatch(ctx);
     ts_status st = TS_OK;
     for (int32_t p = 0; st == TS_OK && p < d; p += u)
-        st = decode(ctx, batch, b->ids, d - p < u ? d - p : u, p);
+        st = gen_decode(ctx, batch, b->ids, d - p < u ? d - p : u, p);
     return st;
 }
 
@@ -349,9 +337,9 @@ static ts_status timed_part(const bench *b, ts_context *ctx, ts_batch *batch, co
                             double *seconds) {
     ts_status st = TS_OK;
     double t0 = gen_now();
-    if (r->n_prompt > 0) st = decode(ctx, batch, b->ids, r->n_prompt, r->n_depth);
+    if (r->n_prompt > 0) st = gen_decode(ctx, batch, b->ids, r->n_prompt, r->n_depth);
     for (int32_t i = 0; st == TS_OK && i < r->n_gen; i++)
-        st = decode(ctx, batch, &b->ids[i % b->cap], 1, r->n_depth + i);
+        st = gen_decode(ctx, batch, &b->ids[i % b->cap], 1, r->n_depth + i);
     *seconds = gen_now() - t0;
     return st;
 }
@@ -386,8 +374,8 @@ static ts_status run_test(const bench *b, ts_context *ctx, ts_batch *batch, benc
 static ts_status warm_up(const bench *b, ts_context *ctx, ts_batch *batch) {
     const int32_t p = b->o->n_prompt;
     ts_status st = TS_OK;
-    if (p > 0) st = decode(ctx, batch, b->ids, p, 0);
-    if (st == TS_OK && b->o->n_gen > 0) st = decode(ctx, batch, b->ids, 1, p);
+    if (p > 0) st = gen_decode(ctx, batch, b->ids, p, 0);
+    if (st == TS_OK && b->o->n_gen > 0) st = gen_decode(ctx, batch, b->ids, 1, p);
     ts_seq_rm(ctx, 0, 0, -1);
     return st;
 }

@@ -63,8 +63,7 @@ static bool stream_close(stream *st) {
     return ok;
 }
 
-/* Decode ids[0..n) at positions pos0.. of sequence 0, logits for the last. */
-static ts_status decode(ts_context *ctx, ts_batch *b, const ts_token *ids, int32_t n, ts_pos pos0) {
+ts_status gen_decode(ts_context *ctx, ts_batch *b, const ts_token *ids, int32_t n, ts_pos pos0) {
     static const ts_seq_id seq0 = 0;
     ts_batch_clear(b);
     for (int32_t i = 0; i < n; i++) {
@@ -110,7 +109,7 @@ static void generate(ts_context *ctx, const ts_vocab *v, ts_sampler *s, ts_batch
             r->stop = GEN_STOP_CONTEXT;
             return;
         }
-        if ((r->status = decode(ctx, b, &t, 1, pos)) != TS_OK) {
+        if ((r->status = gen_decode(ctx, b, &t, 1, pos)) != TS_OK) {
             r->stop = decode_failure(r->status);
             return;
         }
@@ -137,7 +136,7 @@ void gen_run(ts_context *ctx, const ts_vocab *v, ts_sampler *s, const ts_token *
     ts_context_stats before, after;
     ts_context_get_stats(ctx, &before);
     double t0 = now_seconds();
-    r->status = decode(ctx, &b, prompt + n_past, n_new, n_past);
+    r->status = gen_decode(ctx, &b, prompt + n_past, n_new, n_past);
     double t1 = now_seconds();
     r->prompt_seconds = t1 - t0;
     if (r->status == TS_OK) {

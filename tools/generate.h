@@ -63,6 +63,11 @@ typedef struct gen_result {
 void gen_run(ts_context *ctx, const ts_vocab *v, ts_sampler *s, const ts_token *prompt,
              int32_t n_prompt, const gen_params *p, gen_result *r);
 
+/* Decode ids[0..n) (n <= b's capacity) at positions pos0.. of sequence 0
+ * in one ts_decode call, logits of the last token only — as
+ * llama_batch_get_one asks, which llama-bench and llama-cli decode. */
+ts_status gen_decode(ts_context *ctx, ts_batch *b, const ts_token *ids, int32_t n, ts_pos pos0);
+
 /* "length", "end of generation", ... for a stop reason. Static. */
 const char *gen_stop_str(gen_stop stop);
 
