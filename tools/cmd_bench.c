@@ -448,10 +448,12 @@ static void print_progress(const bench *b, const bench_result *r) {
 
 /* The figures per thread count, after the tests' table. */
 static void print_figs(const bench *b) {
-    printf("\n| threads | cpu path | load ms | context ms | repacked MiB | peak RSS MiB | triad GB/s | "
-           "weights MiB/token |\n"
-           "| ------: | -------- | ------: | ---------: | -----------: | -----------: | ---------: | "
-           "----------------: |\n");
+    printf(
+        "\n| threads | cpu path | load ms | context ms | repacked MiB | peak RSS MiB | triad GB/s "
+        "| "
+        "weights MiB/token |\n"
+        "| ------: | -------- | ------: | ---------: | -----------: | -----------: | ---------: | "
+        "----------------: |\n");
     for (int i = 0; i < b->o->threads.n; i++) {
         const thread_figs *f = &b->figs[i];
         char bw[32] = "", wb[32] = "";
@@ -658,8 +660,8 @@ static int bench_threads(bench *b, int ti) {
             fprintf(stderr,
                     "bench: t=%d: model loaded in %.1f ms, context made in %.1f ms (%.1f MiB of "
                     "weights repacked); CPU path %s\n",
-                    f->n_threads, f->load_ms, f->context_ms,
-                    (double)f->weight_copies / (1 << 20), f->cpu_path);
+                    f->n_threads, f->load_ms, f->context_ms, (double)f->weight_copies / (1 << 20),
+                    f->cpu_path);
         rc = run_tests(b, ti, ctx, &batch);
     }
     f->peak_rss = peak_rss_bytes();

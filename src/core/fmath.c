@@ -15,10 +15,10 @@
 
 #include <float.h>
 
-#define LN2_HI 6.93147180369123816490e-01 /* fdlibm's split of ln 2 */
-#define LN2_LO 1.90821492927058770002e-10
-#define PIO2_1  1.57079632673412561417e+00 /* π/2: first 33 bits */
-#define PIO2_1T 6.07710050650619224932e-11 /* π/2 − PIO2_1 */
+#define LN2_HI    6.93147180369123816490e-01 /* fdlibm's split of ln 2 */
+#define LN2_LO    1.90821492927058770002e-10
+#define PIO2_1    1.57079632673412561417e+00 /* π/2: first 33 bits */
+#define PIO2_1T   6.07710050650619224932e-11 /* π/2 − PIO2_1 */
 #define SQRT_HALF 0.70710678118654752440
 
 /* x · 2^e for a normal result (|e| small: the callers' ranges). */

@@ -72,8 +72,15 @@ static void check_shape(const cpu_path *p, ts_type type, int64_t K, int64_t m, i
     float *want = calloc(out_rs * (size_t)n, sizeof(float));
     float *got = calloc(out_rs * (size_t)n, sizeof(float));
     assert_true(want && got);
-    cpu_gemm_args a = {.w = w, .w_rs = w_rs, .x = x, .x_rs = x_rs, .out = want,
-                       .out_rs = out_rs, .K = K, .n_rows = m, .n_tok = n};
+    cpu_gemm_args a = {.w = w,
+                       .w_rs = w_rs,
+                       .x = x,
+                       .x_rs = x_rs,
+                       .out = want,
+                       .out_rs = out_rs,
+                       .K = K,
+                       .n_rows = m,
+                       .n_tok = n};
     ts_cpu_gemm_ref(type, &a);
     a.out = got;
     p->gemm[type](&a);
@@ -174,8 +181,15 @@ static void check_repacked(const cpu_path *p, ts_type type, int64_t K, int64_t m
     const int64_t groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
     ts_cpu_repack(type, w, w_rs, K, m, 0, groups / 2, packed);
     ts_cpu_repack(type, w, w_rs, K, m, groups / 2, groups, packed);
-    cpu_gemm_args a = {.w = w, .w_rs = w_rs, .x = x, .x_rs = x_rs, .out = want,
-                       .out_rs = (size_t)m, .K = K, .n_rows = m, .n_tok = n};
+    cpu_gemm_args a = {.w = w,
+                       .w_rs = w_rs,
+                       .x = x,
+                       .x_rs = x_rs,
+                       .out = want,
+                       .out_rs = (size_t)m,
+                       .K = K,
+                       .n_rows = m,
+                       .n_tok = n};
     ts_cpu_gemm_ref(type, &a);
     a.w = packed, a.out = got;
     p->gemm_rp[type](&a);
@@ -204,7 +218,8 @@ static void check_path(const cpu_path *p) {
         const int64_t ns[] = {1, 3, 64};
         for (size_t ki = 0; ki < 3; ki++)
             for (size_t mi = 0; mi < 5; mi++)
-                for (size_t ni = 0; ni < 3; ni++) check_shape(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
+                for (size_t ni = 0; ni < 3; ni++)
+                    check_shape(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
     }
     printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
     assert_true(n_types >= 2);
@@ -216,7 +231,8 @@ static void check_path(const cpu_path *p) {
         const int64_t Ks[] = {blk, 3 * blk, 7 * blk}, ms[] = {1, 15, 16, 17, 40}, ns[] = {1, 3, 64};
         for (size_t ki = 0; ki < 3; ki++)
             for (size_t mi = 0; mi < 5; mi++)
-                for (size_t ni = 0; ni < 3; ni++) check_repacked(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
+                for (size_t ni = 0; ni < 3; ni++)
+                    check_repacked(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
     }
     printf("path %s: %d repacked weight types bitwise equal to the reference\n", p->name, n_rp);
     assert_true(n_rp >= 5);
@@ -271,7 +287,9 @@ static void test_expf(void **state) {
     assert_true(isnan(ts_expf(NAN)));
 }
 
-static double ulps_d(double a, double b) { return fabs(a - b) / (nextafter(fabs(b), INFINITY) - fabs(b)); }
+static double ulps_d(double a, double b) {
+    return fabs(a - b) / (nextafter(fabs(b), INFINITY) - fabs(b));
+}
 
 /* RoPE's transcendental functions (core/fmath.c) against libm, in double:
  * angles up to 1e6 rad (positions × frequencies), the bases and scales of

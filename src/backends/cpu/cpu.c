@@ -6,10 +6,10 @@
  * fails the whole graph before anything runs), sizes the work buffer for
  * the largest node (kept between graphs, only ever grown; graph_reserve
  * sizes it up front for the worst graph, so decoding allocates nothing),
- * then runs one pool job in which every thread walks all nodes in order, skips NONE and RESHAPE, runs the node's kernel with its (ith, nth)
- * and meets the others at a barrier. Thread 0 polls the abort callback after
- * each node, before that barrier, and publishes the answer; every thread
- * reads it after the barrier, so all stop after the same node.
+ * then runs one pool job in which every thread walks all nodes in order, skips NONE and RESHAPE,
+ * runs the node's kernel with its (ith, nth) and meets the others at a barrier. Thread 0 polls the
+ * abort callback after each node, before that barrier, and publishes the answer; every thread reads
+ * it after the barrier, so all stop after the same node.
  *
  * graph_reserve also repacks the weights of the graph's MUL_MAT nodes that
  * the ISA path has a row-interleaved kernel for (repack.c); graph_compute
@@ -109,9 +109,9 @@ static ts_status repack_weights(cpu_ctx *ctx, const ts_graph *g) {
         if (n->op != TS_OP_MUL_MAT || n->src[0]->op != TS_OP_NONE) continue;
         const ts_tensor *w = &n->src[0]->t;
         if (!ctx->path->gemm_rp[w->type]) continue;
-        ts_status st = ts_cpu_repack_weight(&ctx->repacked, &ctx->repacked_cap,
-                                            &ctx->repacked_count, w, ctx->pool,
-                                            &ctx->repacked_bytes);
+        ts_status st =
+            ts_cpu_repack_weight(&ctx->repacked, &ctx->repacked_cap, &ctx->repacked_count, w,
+                                 ctx->pool, &ctx->repacked_bytes);
         if (st != TS_OK) return st;
     }
     return TS_OK;
@@ -166,8 +166,13 @@ typedef struct graph_run {
 static void graph_loop(int ith, int nth, void *arg) {
     graph_run *run = arg;
     const cpu_ctx *ctx = run->ctx;
-    cpu_compute c = {.ith = ith, .nth = nth, .path = ctx->path, .repacked = ctx->repacked,
-                     .repacked_cap = ctx->repacked_cap, .pool = ctx->pool, .work = ctx->work};
+    cpu_compute c = {.ith = ith,
+                     .nth = nth,
+                     .path = ctx->path,
+                     .repacked = ctx->repacked,
+                     .repacked_cap = ctx->repacked_cap,
+                     .pool = ctx->pool,
+                     .work = ctx->work};
     const int32_t n_nodes = ts_graph_n_nodes(run->g);
     for (int32_t i = 0; i < n_nodes; i++) {
         const ts_node *n = ts_graph_node(run->g, i);
@@ -269,8 +274,8 @@ ts_status ts_backend_cpu_new(int n_threads, ts_backend **out) {
         free(ctx);
         return st;
     }
-    snprintf(ctx->device, sizeof ctx->device, "host CPU (%s), %d threads",
-             ts_backend_cpu_path(), ts_threadpool_n_threads(ctx->pool));
+    snprintf(ctx->device, sizeof ctx->device, "host CPU (%s), %d threads", ts_backend_cpu_path(),
+             ts_threadpool_n_threads(ctx->pool));
     ctx->path = ts_cpu_path_get();
     be->iface = &cpu_iface;
     be->ctx = ctx;

@@ -1,8 +1,8 @@
 /*
  * dispatch.c — which instruction-set path the CPU kernels run, chosen once
  * per process: the best the CPU has (CPUID, with the OS's register-state
- * support: x86/cpuid.c), or the one TESSERA_CPU names. An unknown name, or a path this CPU lacks, selects nothing: the
- * backend then refuses to start with the reason (never a silent fallback,
+ * support: x86/cpuid.c), or the one TESSERA_CPU names. An unknown name, or a path this CPU lacks,
+ * selects nothing: the backend then refuses to start with the reason (never a silent fallback,
  * never an illegal instruction later).
  *
  * AMX is never used: some VMs advertise it and fault on tile instructions.
@@ -57,8 +57,8 @@ static void select_path(void) {
         }
     }
     if (want) {
-        int used = snprintf(why_not, sizeof why_not, "TESSERA_CPU=%s is not a CPU path (known:",
-                            want);
+        int used =
+            snprintf(why_not, sizeof why_not, "TESSERA_CPU=%s is not a CPU path (known:", want);
         for (size_t i = 0; i < N_PATHS && used > 0 && (size_t)used < sizeof why_not; i++)
             used += snprintf(why_not + used, sizeof why_not - (size_t)used, " %s", paths[i]->name);
         if (used > 0 && (size_t)used < sizeof why_not)

@@ -80,9 +80,13 @@ static void mul_mat_repacked(const cpu_compute *c, const ts_node *n, const void 
             const int64_t i0 = gt * TS_RP_ROWS, i1 = gt1 * TS_RP_ROWS < m ? gt1 * TS_RP_ROWS : m;
             const cpu_gemm_args a = {
                 .w = (const uint8_t *)packed + (size_t)gt * group_bytes,
-                .x = xq + (size_t)jt * rs, .x_rs = rs,
-                .out = (float *)cpu_row(out, jt, 0, 0) + i0, .out_rs = out->nb[1] / sizeof(float),
-                .K = K, .n_rows = i1 - i0, .n_tok = jt1 - jt,
+                .x = xq + (size_t)jt * rs,
+                .x_rs = rs,
+                .out = (float *)cpu_row(out, jt, 0, 0) + i0,
+                .out_rs = out->nb[1] / sizeof(float),
+                .K = K,
+                .n_rows = i1 - i0,
+                .n_tok = jt1 - jt,
             };
             c->path->gemm_rp[w->type](&a);
         }
@@ -132,10 +136,15 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
         for (int64_t it = i0; it < i1; it += TILE_ROWS) {
             const int64_t it1 = it + TILE_ROWS < i1 ? it + TILE_ROWS : i1;
             const cpu_gemm_args a = {
-                .w = (const uint8_t *)cpu_row(w, it, 0, 0), .w_rs = w->nb[1],
-                .x = xq + (size_t)jt * rs, .x_rs = rs,
-                .out = (float *)cpu_row(out, jt, 0, 0) + it, .out_rs = out->nb[1] / sizeof(float),
-                .K = K, .n_rows = it1 - it, .n_tok = jt1 - jt,
+                .w = (const uint8_t *)cpu_row(w, it, 0, 0),
+                .w_rs = w->nb[1],
+                .x = xq + (size_t)jt * rs,
+                .x_rs = rs,
+                .out = (float *)cpu_row(out, jt, 0, 0) + it,
+                .out_rs = out->nb[1] / sizeof(float),
+                .K = K,
+                .n_rows = it1 - it,
+                .n_tok = jt1 - jt,
             };
             if (gemm)
                 gemm(&a);

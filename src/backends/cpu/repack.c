@@ -119,12 +119,18 @@ static void pack_q6_K(const block_q6_K *const x[TS_RP_ROWS], rp_q6_K *y) {
 /* Bytes of one block of 16 rows repacked; 0: no layout. */
 static size_t packed_block_size(ts_type type) {
     switch (type) {
-    case TS_TYPE_Q4_1: return sizeof(rp_q4_1);
-    case TS_TYPE_Q5_0: return sizeof(rp_q5_0);
-    case TS_TYPE_Q8_0: return sizeof(rp_q8_0);
-    case TS_TYPE_Q4_K: return sizeof(rp_q4_K);
-    case TS_TYPE_Q6_K: return sizeof(rp_q6_K);
-    default: return 0;
+    case TS_TYPE_Q4_1:
+        return sizeof(rp_q4_1);
+    case TS_TYPE_Q5_0:
+        return sizeof(rp_q5_0);
+    case TS_TYPE_Q8_0:
+        return sizeof(rp_q8_0);
+    case TS_TYPE_Q4_K:
+        return sizeof(rp_q4_K);
+    case TS_TYPE_Q6_K:
+        return sizeof(rp_q6_K);
+    default:
+        return 0;
     }
 }
 
@@ -149,11 +155,21 @@ void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m,
             }
             void *y = (uint8_t *)out + ((size_t)G * (size_t)nb + (size_t)b) * psz;
             switch (type) {
-            case TS_TYPE_Q4_1: pack_q4_1((const block_q4_1 *const *)x, y); break;
-            case TS_TYPE_Q5_0: pack_q5_0((const block_q5_0 *const *)x, y); break;
-            case TS_TYPE_Q8_0: pack_q8_0((const block_q8_0 *const *)x, y); break;
-            case TS_TYPE_Q4_K: pack_q4_K((const block_q4_K *const *)x, y); break;
-            default: pack_q6_K((const block_q6_K *const *)x, y); break;
+            case TS_TYPE_Q4_1:
+                pack_q4_1((const block_q4_1 *const *)x, y);
+                break;
+            case TS_TYPE_Q5_0:
+                pack_q5_0((const block_q5_0 *const *)x, y);
+                break;
+            case TS_TYPE_Q8_0:
+                pack_q8_0((const block_q8_0 *const *)x, y);
+                break;
+            case TS_TYPE_Q4_K:
+                pack_q4_K((const block_q4_K *const *)x, y);
+                break;
+            default:
+                pack_q6_K((const block_q6_K *const *)x, y);
+                break;
             }
         }
 }
@@ -235,19 +251,23 @@ ts_status ts_cpu_repack_weight(cpu_repacked **tab, size_t *cap, size_t *count, c
     const size_t size = ts_cpu_repack_size(w->type, K, m);
     void *packed = aligned_alloc(CPU_ALIGN, cpu_align(size));
     if (!packed)
-        return ts_error(TS_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes to repack '%s'",
-                        size, w->name);
+        return ts_error(TS_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes to repack '%s'", size,
+                        w->name);
     // chunk by chunk, each chunk's rows released as soon as they are copied,
     // so that a large weight never sits in memory twice
     const int64_t groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
     const bool release = in_readonly_file_map(w->data, w->nb[1] * (size_t)m);
     for (int64_t g = 0; g < groups; g += CHUNK_GROUPS) {
-        repack_job job = {.w = w, .packed = packed, .g0 = g,
+        repack_job job = {.w = w,
+                          .packed = packed,
+                          .g0 = g,
                           .g1 = g + CHUNK_GROUPS < groups ? g + CHUNK_GROUPS : groups};
         ts_threadpool_run(pool, repack_part, &job);
-        const int64_t r0 = job.g0 * TS_RP_ROWS, r1 = job.g1 * TS_RP_ROWS < m ? job.g1 * TS_RP_ROWS : m;
-        if (release) release_pages((const uint8_t *)w->data + (size_t)r0 * w->nb[1],
-                                   (size_t)(r1 - r0) * w->nb[1]);
+        const int64_t r0 = job.g0 * TS_RP_ROWS,
+                      r1 = job.g1 * TS_RP_ROWS < m ? job.g1 * TS_RP_ROWS : m;
+        if (release)
+            release_pages((const uint8_t *)w->data + (size_t)r0 * w->nb[1],
+                          (size_t)(r1 - r0) * w->nb[1]);
     }
     (*tab)[slot_of(*tab, *cap, w->data)] = (cpu_repacked){.orig = w->data, .packed = packed};
     (*count)++;

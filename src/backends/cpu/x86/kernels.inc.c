@@ -66,46 +66,47 @@ static inline __m256 load8_f16(const uint16_t *p) {
 }
 
 /* Σ x·y over the contract's lanes, for F16 (products exact) and F32. */
-#define FLOAT_DOT(name, T, LOAD8, TO32)                                                    \
-    static float name(const T *x, const T *y, int64_t n) {                                 \
-        const int64_t n32 = n - n % TS_LANES;                                              \
-        __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),      \
-                       _mm256_setzero_ps()};                                               \
-        for (int64_t e = 0; e < n32; e += TS_LANES)                                        \
-            for (int k = 0; k < 4; k++)                                                    \
-                v[k] = _mm256_add_ps(v[k], _mm256_mul_ps(LOAD8(x + e + 8 * k), LOAD8(y + e + 8 * k))); \
-        if (n32 == n) return fold32(v);                                                    \
-        float tail[TS_LANES] = {0};                                                        \
-        for (int64_t e = n32; e < n; e++) tail[e - n32] = TO32(x[e]) * TO32(y[e]);         \
-        return fold32_tail(v, tail);                                                       \
+#define FLOAT_DOT(name, T, LOAD8, TO32)                                                            \
+    static float name(const T *x, const T *y, int64_t n) {                                         \
+        const int64_t n32 = n - n % TS_LANES;                                                      \
+        __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),              \
+                       _mm256_setzero_ps()};                                                       \
+        for (int64_t e = 0; e < n32; e += TS_LANES)                                                \
+            for (int k = 0; k < 4; k++)                                                            \
+                v[k] = _mm256_add_ps(v[k],                                                         \
+                                     _mm256_mul_ps(LOAD8(x + e + 8 * k), LOAD8(y + e + 8 * k)));   \
+        if (n32 == n) return fold32(v);                                                            \
+        float tail[TS_LANES] = {0};                                                                \
+        for (int64_t e = n32; e < n; e++) tail[e - n32] = TO32(x[e]) * TO32(y[e]);                 \
+        return fold32_tail(v, tail);                                                               \
     }
 
 FLOAT_DOT(dot_f16, uint16_t, load8_f16, _cvtsh_ss)
 FLOAT_DOT(dot_f32, float, _mm256_loadu_ps, )
 
 /* One output row per (token, weight row): the float dot of each. */
-#define FLOAT_GEMM(name, T, DOT)                                                           \
-    static void name(const cpu_gemm_args *a) {                                             \
-        for (int64_t j = 0; j < a->n_tok; j++) {                                           \
-            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);            \
-            float *o = a->out + (size_t)j * a->out_rs;                                     \
-            for (int64_t i = 0; i < a->n_rows; i++)                                        \
-                o[i] = DOT((const T *)(const void *)(a->w + (size_t)i * a->w_rs), y, a->K); \
-        }                                                                                  \
+#define FLOAT_GEMM(name, T, DOT)                                                                   \
+    static void name(const cpu_gemm_args *a) {                                                     \
+        for (int64_t j = 0; j < a->n_tok; j++) {                                                   \
+            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);                    \
+            float *o = a->out + (size_t)j * a->out_rs;                                             \
+            for (int64_t i = 0; i < a->n_rows; i++)                                                \
+                o[i] = DOT((const T *)(const void *)(a->w + (size_t)i * a->w_rs), y, a->K);        \
+        }                                                                                          \
     }
 
 FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
 FLOAT_GEMM(gemm_f32, float, dot_f32)
 
 /* acc[i] = acc[i] + v[i]·p. */
-#define MAD(name, T, LOAD8, TO32)                                                          \
-    static void name(float *acc, const T *v, float p, int64_t n) {                         \
-        const __m256 pv = _mm256_set1_ps(p);                                               \
-        int64_t i = 0;                                                                     \
-        for (; i + 8 <= n; i += 8)                                                         \
-            _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i),              \
-                                                    _mm256_mul_ps(LOAD8(v + i), pv)));     \
-        for (; i < n; i++) acc[i] += TO32(v[i]) * p;                                       \
+#define MAD(name, T, LOAD8, TO32)                                                                  \
+    static void name(float *acc, const T *v, float p, int64_t n) {                                 \
+        const __m256 pv = _mm256_set1_ps(p);                                                       \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            _mm256_storeu_ps(acc + i, _mm256_add_ps(_mm256_loadu_ps(acc + i),                      \
+                                                    _mm256_mul_ps(LOAD8(v + i), pv)));             \
+        for (; i < n; i++) acc[i] += TO32(v[i]) * p;                                               \
     }
 
 MAD(mad_f16, uint16_t, load8_f16, _cvtsh_ss)
@@ -115,18 +116,20 @@ MAD(mad_f32, float, _mm256_loadu_ps, )
 static inline __m256 exp8(__m256 x) {
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(TS_EXP_LOG2E)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_HI))),
-                                   _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_LO)));
+    const __m256 r =
+        _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_HI))),
+                      _mm256_mul_ps(n, _mm256_set1_ps(TS_EXP_LN2_LO)));
     __m256 p = _mm256_set1_ps(TS_EXP_P0);
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P1));
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P2));
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P3));
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P4));
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TS_EXP_P5));
-    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(r, r)), r),
+                      _mm256_set1_ps(1.0f));
     /* out of range, n does not fit the exponent: those lanes are replaced */
-    const __m256i bits = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
     e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY),
                          _mm256_cmp_ps(x, _mm256_set1_ps(TS_EXP_HI), _CMP_GT_OQ));
@@ -155,7 +158,8 @@ static void softmax(float *p, int64_t n, float scale) {
     }
     const __m256 maxv = _mm256_set1_ps(max);
     const int64_t n32 = n - n % TS_LANES;
-    __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 v[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
     for (t = 0; t < n32; t += TS_LANES)
         for (int k = 0; k < 4; k++) {
             const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + t + 8 * k), maxv));
@@ -165,7 +169,8 @@ static void softmax(float *p, int64_t n, float scale) {
     float tail[TS_LANES] = {0};
     for (t = n32; t < n; t++) tail[t - n32] = p[t] = ts_expf(p[t] - max);
     const __m256 inv = _mm256_set1_ps(1.0f / fold32_tail(v, tail));
-    for (t = 0; t + 8 <= n; t += 8) _mm256_storeu_ps(p + t, _mm256_mul_ps(_mm256_loadu_ps(p + t), inv));
+    for (t = 0; t + 8 <= n; t += 8)
+        _mm256_storeu_ps(p + t, _mm256_mul_ps(_mm256_loadu_ps(p + t), inv));
     for (; t < n; t++) p[t] *= _mm256_cvtss_f32(inv);
 }
 
@@ -238,12 +243,13 @@ static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm256_sub_epi32(a, b); 
 static inline rp_vi rp_set32(int32_t v) { return _mm256_set1_epi32(v); }
 /* w <= 128 here (maddubs saturates beyond): Q4_1, Q5_0; Q8_0 signs first */
 static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
 }
 /* Byte j = 0xFF where bit j of x is set. */
 static inline __m256i bits32(uint32_t x) {
-    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
-                                            0x0303030303030303);
+    const __m256i shuf =
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
     const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
     const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe); /* all bits but j % 8 */
     return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi64x(-1));
@@ -312,82 +318,93 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf
  * lane set h and block b: DECODE reads what every token shares (weight
  * chunks, row scales); per token, ISUM leaves the lanes' exact block sums
  * in i0 + i1 and BLOCK adds the block with the reference's formula. */
-#define RP_GEMM(name, rp_t, yblock, QK, DECODE, ISUM, BLOCK)                               \
-    static void name(const cpu_gemm_args *a) {                                             \
-        TS_ASSERT(a->n_tok <= MAX_TOK);                                                    \
-        const int64_t nb = a->K / (QK), groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS; \
-        const rp_t *w = (const rp_t *)(const void *)a->w;                                  \
-        for (int64_t G = 0; G < groups; G++)                                               \
-            for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                              \
-                const int r0 = h * RP_LANES;                                               \
-                rp_vf acc[MAX_TOK];                                                        \
-                for (int64_t j = 0; j < a->n_tok; j++) acc[j] = rp_zero_f();               \
-                for (int64_t b = 0; b < nb; b++) {                                         \
-                    const rp_t *blk = w + G * nb + b;                                      \
-                    rp_prefetch((const uint8_t *)blk + RP_AHEAD_BYTES, sizeof *blk);       \
-                    DECODE                                                                 \
-                    for (int64_t j = 0; j < a->n_tok; j++) {                               \
-                        const yblock *y = (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b; \
-                        rp_vi i0 = rp_zero_i(), i1 = rp_zero_i();                          \
-                        ISUM                                                               \
-                        const rp_vf sumi = rp_cvt(rp_add_i(i0, i1));                        \
-                        BLOCK                                                              \
-                    }                                                                      \
-                }                                                                          \
-                rp_store_rows(a, G * TS_RP_ROWS + r0, acc);                                \
-            }                                                                              \
+// clang-format off
+#define RP_GEMM(name, rp_t, yblock, QK, DECODE, ISUM, BLOCK)                                       \
+    static void name(const cpu_gemm_args *a) {                                                     \
+        TS_ASSERT(a->n_tok <= MAX_TOK);                                                            \
+        const int64_t nb = a->K / (QK), groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS;        \
+        const rp_t *w = (const rp_t *)(const void *)a->w;                                          \
+        for (int64_t G = 0; G < groups; G++)                                                       \
+            for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                                      \
+                const int r0 = h * RP_LANES;                                                       \
+                rp_vf acc[MAX_TOK];                                                                \
+                for (int64_t j = 0; j < a->n_tok; j++) acc[j] = rp_zero_f();                       \
+                for (int64_t b = 0; b < nb; b++) {                                                 \
+                    const rp_t *blk = w + G * nb + b;                                              \
+                    rp_prefetch((const uint8_t *)blk + RP_AHEAD_BYTES, sizeof *blk);               \
+                    DECODE                                                                         \
+                    for (int64_t j = 0; j < a->n_tok; j++) {                                       \
+                        const yblock *y =                                                          \
+                            (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b;        \
+                        rp_vi i0 = rp_zero_i(), i1 = rp_zero_i();                                  \
+                        ISUM                                                                       \
+                        const rp_vf sumi = rp_cvt(rp_add_i(i0, i1));                               \
+                        BLOCK                                                                      \
+                    }                                                                              \
+                }                                                                                  \
+                rp_store_rows(a, G * TS_RP_ROWS + r0, acc);                                        \
+            }                                                                                      \
     }
+// clang-format on
 
 /* Chunks g < 4 pair with activation bytes 4g (low nibbles) and 16 + 4g
  * (high nibbles): q[g] and q[g + 4]. */
-#define RP_NIBBLES                                                                         \
-    rp_vi q[8];                                                                            \
-    for (int g = 0; g < 4; g++) {                                                          \
-        const rp_vi c = rp_load(&blk->qs[g][r0]);                                          \
-        q[g] = rp_and(c, rp_set8(0x0F));                                                   \
-        q[g + 4] = rp_and(rp_srl4(c), rp_set8(0x0F));                                      \
+#define RP_NIBBLES                                                                                 \
+    rp_vi q[8];                                                                                    \
+    for (int g = 0; g < 4; g++) {                                                                  \
+        const rp_vi c = rp_load(&blk->qs[g][r0]);                                                  \
+        q[g] = rp_and(c, rp_set8(0x0F));                                                           \
+        q[g + 4] = rp_and(rp_srl4(c), rp_set8(0x0F));                                              \
     }
-#define RP_ISUM_NIBBLES                                                                    \
-    for (int g = 0; g < 4; g++) {                                                          \
-        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                    \
-        i1 = rp_dot(i1, q[g + 4], rp_bcast(y->qs + 16 + 4 * g));                           \
+#define RP_ISUM_NIBBLES                                                                            \
+    for (int g = 0; g < 4; g++) {                                                                  \
+        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                            \
+        i1 = rp_dot(i1, q[g + 4], rp_bcast(y->qs + 16 + 4 * g));                                   \
     }
 
 /* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s). */
+// clang-format off
 RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1, 32,
-        RP_NIBBLES const rp_vf dx = rp_halves(blk->d + r0);
+        RP_NIBBLES
+        const rp_vf dx = rp_halves(blk->d + r0);
         const rp_vf mx = rp_halves(blk->m + r0);,
         RP_ISUM_NIBBLES,
         const rp_vf e = rp_add(rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi),
                                rp_mul(mx, rp_set1(half(&y->s))));
         acc[j] = rp_add(acc[j], e);)
+// clang-format on
 
 /* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y, q = nibble + 16·bit. */
 #if X86_AVX512
-#define RP_Q5_BITS(g) q[g] = rp_bit4(q[g], blk->qh[g][0]), q[g + 4] = rp_bit4(q[g + 4], blk->qh[g][1]);
+#define RP_Q5_BITS(g)                                                                              \
+    q[g] = rp_bit4(q[g], blk->qh[g][0]), q[g + 4] = rp_bit4(q[g + 4], blk->qh[g][1]);
 #else
-#define RP_Q5_BITS(g)                                                                      \
-    q[g] = rp_bit4(q[g], (uint32_t)(blk->qh[g][0] >> (32 * h)));                           \
+#define RP_Q5_BITS(g)                                                                              \
+    q[g] = rp_bit4(q[g], (uint32_t)(blk->qh[g][0] >> (32 * h)));                                   \
     q[g + 4] = rp_bit4(q[g + 4], (uint32_t)(blk->qh[g][1] >> (32 * h)));
 #endif
+// clang-format off
 RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0, 32,
-        RP_NIBBLES for (int g = 0; g < 4; g++) { RP_Q5_BITS(g) }
+        RP_NIBBLES
+        for (int g = 0; g < 4; g++) { RP_Q5_BITS(g) }
         const rp_vf dx = rp_halves(blk->d + r0);,
-        RP_ISUM_NIBBLES i0 = rp_sub_i(i0, rp_set32(16 * ysum32(y->qs)));,
+        RP_ISUM_NIBBLES
+        i0 = rp_sub_i(i0, rp_set32(16 * ysum32(y->qs)));,
         acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+// clang-format on
 
 /* Q8_0 × Q8_0: (dx·dy)·sumi. The weights are stored + 128: AVX-512 takes
  * them unsigned and subtracts 128·Σ y; AVX2 turns them back to signed and
  * multiplies |w| by y with w's sign (maddubs would saturate on 255·127). */
 #if X86_AVX512
-#define RP_Q8_ISUM                                                                         \
-    for (int g = 0; g < 8; g += 2) {                                                       \
-        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                    \
-        i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));                            \
-    }                                                                                      \
+#define RP_Q8_ISUM                                                                                 \
+    for (int g = 0; g < 8; g += 2) {                                                               \
+        i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                            \
+        i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));                                    \
+    }                                                                                              \
     i0 = rp_sub_i(i0, rp_set32(128 * ysum32(y->qs)));
-#define RP_Q8_DECODE                                                                       \
-    rp_vi q[8];                                                                            \
+#define RP_Q8_DECODE                                                                               \
+    rp_vi q[8];                                                                                    \
     for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
 #else
 /* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign): exact, since
@@ -396,24 +413,28 @@ static inline __m256i dot_ss(__m256i a, __m256i b) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)),
                              _mm256_set1_epi16(1));
 }
-#define RP_Q8_ISUM                                                                         \
-    for (int g = 0; g < 8; g += 2) {                                                       \
-        i0 = _mm256_add_epi32(i0, dot_ss(q[g], rp_bcast(y->qs + 4 * g)));                  \
-        i1 = _mm256_add_epi32(i1, dot_ss(q[g + 1], rp_bcast(y->qs + 4 * g + 4)));          \
+#define RP_Q8_ISUM                                                                                 \
+    for (int g = 0; g < 8; g += 2) {                                                               \
+        i0 = _mm256_add_epi32(i0, dot_ss(q[g], rp_bcast(y->qs + 4 * g)));                          \
+        i1 = _mm256_add_epi32(i1, dot_ss(q[g + 1], rp_bcast(y->qs + 4 * g + 4)));                  \
     }
-#define RP_Q8_DECODE                                                                       \
-    rp_vi q[8];                                                                            \
+#define RP_Q8_DECODE                                                                               \
+    rp_vi q[8];                                                                                    \
     for (int g = 0; g < 8; g++) q[g] = _mm256_xor_si256(rp_load(&blk->qs[g][r0]), rp_set8(0x80));
 #endif
+// clang-format off
 RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
-        RP_Q8_DECODE const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_Q8_DECODE
+        const rp_vf dx = rp_halves(blk->d + r0);,
         RP_Q8_ISUM,
         acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+// clang-format on
 
 /* Q4_K × Q8_K per super-block: d·isum − dmin·msum, d = dx·dy, dmin =
  * dminx·dy; isum = Σ_j sc_j·(Σ q·y over sub-block j), msum = Σ_j m_j·(the
  * two Q8_K sums of 16 of sub-block j). Chunk (p, g): low nibbles pair with
  * activation bytes 64p + 4g, high ones with 64p + 32 + 4g. */
+// clang-format off
 RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
         const rp_vf dx = rp_halves(blk->d + r0);
         const rp_vf mx = rp_halves(blk->dmin + r0);,
@@ -436,9 +457,11 @@ RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
         const rp_vf dy = rp_set1(y->d);
         const rp_vf e = rp_sub(rp_mul(rp_mul(dx, dy), sumi), rp_mul(rp_mul(mx, dy), rp_cvt(ms)));
         acc[j] = rp_add(acc[j], e);)
+// clang-format on
 
 /* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ_k sc_k·(Σ (q+32)·y
  * over sub-block k of 16) − 32·Σ_k sc_k·bsums_k. */
+// clang-format off
 RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
         const rp_vf dx = rp_halves(blk->d + r0);,
         for (int k = 0; k < 16; k++) {
@@ -450,6 +473,7 @@ RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
             i1 = rp_sub_i(i1, rp_mullo(sc, rp_set32(32 * y->bsums[k])));
         },
         acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(y->d)), sumi));)
+// clang-format on
 
 /* ============================================= activation quantizers */
 
@@ -468,7 +492,8 @@ static inline __m256 roundf8(__m256 v) {
 static inline float absmax32(const float *x) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 m = _mm256_setzero_ps();
-    for (int k = 0; k < 4; k++) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)));
+    for (int k = 0; k < 4; k++)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)));
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
@@ -493,7 +518,8 @@ static inline float quantize_block_q8(const float *x, int8_t *qs, int *sum) {
     __m256i q[4], acc = _mm256_setzero_si256();
     for (int k = 0; k < 4; k++) {
         const __m256 r = roundf8(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), idv));
-        const __m256 ok = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), r), lim, _CMP_LT_OQ);
+        const __m256 ok =
+            _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), r), lim, _CMP_LT_OQ);
         q[k] = _mm256_and_si256(_mm256_cvttps_epi32(r), _mm256_castps_si256(ok));
         acc = _mm256_add_epi32(acc, q[k]);
     }
@@ -508,7 +534,8 @@ static inline float quantize_block_q8(const float *x, int8_t *qs, int *sum) {
 static void quantize_q8_0(const float *x, void *vy, int64_t n) {
     block_q8_0 *y = vy; /* (n/32) */
     int sum;
-    for (int64_t b = 0; b < n / 32; b++) y[b].d = ts_fp32_to_fp16(quantize_block_q8(x + 32 * b, y[b].qs, &sum));
+    for (int64_t b = 0; b < n / 32; b++)
+        y[b].d = ts_fp32_to_fp16(quantize_block_q8(x + 32 * b, y[b].qs, &sum));
 }
 
 static void quantize_q8_1(const float *x, void *vy, int64_t n) {
@@ -541,14 +568,16 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
         for (int c = 0; c < QK_K / 32; c++) {
             __m256i q[4];
             for (int k = 0; k < 4; k++) {
-                const __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * c + 8 * k), sv),
-                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                const __m256 v =
+                    _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * c + 8 * k), sv),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
                 q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(127));
             }
             store_i8x32(y[b].qs + 32 * c, q);
             for (int h = 0; h < 2; h++) {
                 const __m256i s = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
-                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                __m128i t =
+                    _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
                 t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
                 t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
                 y[b].bsums[2 * c + h] = (int16_t)_mm_cvtsi128_si32(t);
@@ -558,15 +587,18 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
     }
 }
 
-#define X86_PATH(path_name, missing_fn)                                                   \
-    {                                                                                      \
-        .name = path_name, .missing = missing_fn,                                          \
-        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16},                      \
-.gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1, [TS_TYPE_Q5_0] = gemm_rp_q5_0,       \
-                    [TS_TYPE_Q8_0] = gemm_rp_q8_0, [TS_TYPE_Q4_K] = gemm_rp_q4_K,          \
-                    [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                        \
-        .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0, [TS_TYPE_Q8_1] = quantize_q8_1,        \
-                     [TS_TYPE_Q8_K] = quantize_q8_K},                                      \
-        .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,    \
-        .softmax = softmax, .silu_mul = silu_mul,                                          \
+#define X86_PATH(path_name, missing_fn)                                                            \
+    {                                                                                              \
+        .name = path_name, .missing = missing_fn,                                                  \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16},                              \
+        .gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
+                    [TS_TYPE_Q5_0] = gemm_rp_q5_0,                                                 \
+                    [TS_TYPE_Q8_0] = gemm_rp_q8_0,                                                 \
+                    [TS_TYPE_Q4_K] = gemm_rp_q4_K,                                                 \
+                    [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                                \
+        .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0,                                               \
+                     [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
+                     [TS_TYPE_Q8_K] = quantize_q8_K},                                              \
+        .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
+        .softmax = softmax, .silu_mul = silu_mul,                                                  \
     }
