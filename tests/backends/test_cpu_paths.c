@@ -193,6 +193,15 @@ static void check_repacked(const cpu_path *p, ts_type type, int64_t K, int64_t m
     ts_cpu_gemm_ref(type, &a);
     a.w = packed, a.out = got;
     p->gemm_rp[type](&a);
+    uint8_t *row = malloc(w_rs);
+    assert_non_null(row);
+    for (int64_t i = 0; i < m; i++) { /* every row back, byte for byte */
+        ts_cpu_unpack_row(type, packed, K, i, row);
+        if (memcmp(row, w + (size_t)i * w_rs, w_rs) != 0)
+            fail_msg("%s unpack row %lld of K=%lld m=%lld differs from the original",
+                     ts_type_name(type), (long long)i, (long long)K, (long long)m);
+    }
+    free(row);
     for (int64_t e = 0; e < m * n; e++)
         if (memcmp(&got[e], &want[e], sizeof got[e]) != 0)
             fail_msg("%s repacked %s K=%lld m=%lld n=%lld: out[%lld][%lld] = %.9g, reference %.9g",

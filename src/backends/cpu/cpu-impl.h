@@ -170,6 +170,12 @@ size_t ts_cpu_repack_size(ts_type type, int64_t K, int64_t m);
 void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m, int64_t g0,
                    int64_t g1, void *out);
 
+/* Row i of a repacked (K, m) weight back in the file's layout: out
+ * receives K / block_size blocks of `type` (GET_ROWS of a table that is
+ * also a repacked matrix, such as a tied embedding, reads the copy rather
+ * than the released file pages). */
+void ts_cpu_unpack_row(ts_type type, const void *packed, int64_t K, int64_t i, void *out);
+
 /* A backend's table of repacked weights, open-addressed by data pointer. */
 struct cpu_repacked {
     const void *orig; /* the weight's data (NULL: empty slot) */
@@ -209,5 +215,6 @@ void ts_cpu_set_rows(const cpu_compute *c, const ts_node *n);
 void ts_cpu_mul_mat_work(const ts_node *n, size_t *shared, size_t *per_thread);
 void ts_cpu_rope_work(const ts_node *n, size_t *shared, size_t *per_thread);
 void ts_cpu_attention_work(const ts_node *n, size_t *shared, size_t *per_thread);
+void ts_cpu_get_rows_work(const ts_node *n, size_t *shared, size_t *per_thread);
 
 #endif /* TS_CPU_IMPL_H */

@@ -174,6 +174,9 @@ void ts_cpu_work_size(const ts_node *n, size_t *shared, size_t *per_thread) {
     case TS_OP_ATTENTION:
         ts_cpu_attention_work(n, shared, per_thread);
         break;
+    case TS_OP_GET_ROWS:
+        ts_cpu_get_rows_work(n, shared, per_thread);
+        break;
     default:
         break;
     }
@@ -192,16 +195,31 @@ static void row_coords(const ts_tensor *t, int64_t r, int64_t *i1, int64_t *i2, 
 
 static int64_t n_rows(const ts_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 
-/* a (d, r) any type with kernels, idx (n) I32 → out (d, n) F32 */
+/* One table row in the file's layout, per thread, for a repacked table. */
+void ts_cpu_get_rows_work(const ts_node *n, size_t *shared, size_t *per_thread) {
+    *shared = 0;
+    *per_thread = n->src[0]->t.nb[1];
+}
+
+/* a (d, r) any type with kernels, idx (n) I32 → out (d, n) F32. A table the
+ * backend repacked (a tied embedding, also the output matrix) is read from
+ * its copy: its file pages were released. */
 void ts_cpu_get_rows(const cpu_compute *c, const ts_node *n) {
     const ts_tensor *a = &n->src[0]->t, *idx = &n->src[1]->t, *out = &n->t;
     const int32_t *rows = idx->data;
+    const void *packed = ts_cpu_repacked_find(c->repacked, c->repacked_cap, a->data);
+    void *row = cpu_thread_work(c);
     int64_t j0, j1;
     cpu_split(out->ne[1], c->ith, c->nth, &j0, &j1);
     for (int64_t j = j0; j < j1; j++) {
         const int32_t r = rows[j];
         TS_ASSERT(r >= 0 && r < a->ne[1]);
-        ts_dequantize_row(a->type, cpu_row(a, r, 0, 0), cpu_row(out, j, 0, 0), a->ne[0]);
+        const void *src = cpu_row(a, r, 0, 0);
+        if (packed) {
+            ts_cpu_unpack_row(a->type, packed, a->ne[0], r, row);
+            src = row;
+        }
+        ts_dequantize_row(a->type, src, cpu_row(out, j, 0, 0), a->ne[0]);
     }
 }
 

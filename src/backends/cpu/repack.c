@@ -37,8 +37,8 @@
  * MUL_MAT weights of its worst graph) and keeps the copy in a small open-
  * addressed table keyed by the weight's data pointer; the file pages of
  * the original are dropped from the process (madvise DONTNEED, only on a
- * read-only file mapping: it re-reads them from the file if GET_ROWS
- * needs a row).
+ * read-only file mapping), and GET_ROWS of such a table (a tied
+ * embedding) unpacks its rows from the copy (ts_cpu_unpack_row).
  */
 #include "backends/cpu/cpu-impl.h"
 #include "core/quant-impl.h"
@@ -172,6 +172,75 @@ void ts_cpu_repack(ts_type type, const void *w, size_t rs, int64_t K, int64_t m,
                 break;
             }
         }
+}
+
+/* ============================================== one row back, for GET_ROWS */
+
+static void unpack_q4_1(const rp_q4_1 *y, int r, block_q4_1 *x) {
+    x->d = y->d[r], x->m = y->m[r];
+    for (int g = 0; g < 4; g++) memcpy(x->qs + 4 * g, y->qs[g][r], 4);
+}
+
+static void unpack_q5_0(const rp_q5_0 *y, int r, block_q5_0 *x) {
+    x->d = y->d[r];
+    uint32_t qh = 0;
+    for (int g = 0; g < 4; g++) {
+        memcpy(x->qs + 4 * g, y->qs[g][r], 4);
+        qh |= (uint32_t)(y->qh[g][0] >> (4 * r) & 0xF) << (4 * g);
+        qh |= (uint32_t)(y->qh[g][1] >> (4 * r) & 0xF) << (16 + 4 * g);
+    }
+    memcpy(x->qh, &qh, sizeof qh);
+}
+
+static void unpack_q8_0(const rp_q8_0 *y, int r, block_q8_0 *x) {
+    x->d = y->d[r];
+    for (int g = 0; g < 8; g++)
+        for (int e = 0; e < 4; e++) x->qs[4 * g + e] = (int8_t)(y->qs[g][r][e] - 128);
+}
+
+/* The 6-bit scales and mins re-encoded as the file has them (the inverse
+ * of k4_get: low 6 bits of sub-blocks 0..3 in bytes 0..7, sub-blocks 4..7
+ * in bytes 8..11's nibbles plus the top bits of bytes 0..7). */
+static void unpack_q4_K(const rp_q4_K *y, int r, block_q4_K *x) {
+    x->d = y->d[r], x->dmin = y->dmin[r];
+    for (int j = 0; j < 4; j++) {
+        const int sc = y->sc[j][r], mn = y->mn[j][r], sc4 = y->sc[j + 4][r], mn4 = y->mn[j + 4][r];
+        x->scales[j] = (uint8_t)(sc | (sc4 >> 4) << 6);
+        x->scales[j + 4] = (uint8_t)(mn | (mn4 >> 4) << 6);
+        x->scales[j + 8] = (uint8_t)((sc4 & 0xF) | (mn4 & 0xF) << 4);
+    }
+    for (int p = 0; p < 4; p++)
+        for (int g = 0; g < 8; g++) memcpy(x->qs + 32 * p + 4 * g, y->qs[p][g][r], 4);
+}
+
+static void unpack_q6_K(const rp_q6_K *y, int r, block_q6_K *x) {
+    x->d = y->d[r];
+    for (int k = 0; k < 16; k++) x->scales[k] = y->sc[k][r];
+    memset(x->ql, 0, sizeof x->ql);
+    memset(x->qh, 0, sizeof x->qh);
+    for (int e = 0; e < QK_K; e++) {
+        const int h = e / 128, k = e % 128 / 32, l = e % 32, q = y->q[e / 4][r][e % 4];
+        x->ql[64 * h + 32 * (k & 1) + l] |= (uint8_t)((q & 0xF) << (4 * (k >> 1)));
+        x->qh[32 * h + l] |= (uint8_t)((q >> 4) << (2 * k));
+    }
+}
+
+void ts_cpu_unpack_row(ts_type type, const void *packed, int64_t K, int64_t i, void *out) {
+    const int64_t nb = K / ts_type_get(type)->block_size;
+    const size_t psz = packed_block_size(type), bsz = ts_type_get(type)->type_size;
+    const uint8_t *group = (const uint8_t *)packed + (size_t)(i / TS_RP_ROWS) * (size_t)nb * psz;
+    const int r = (int)(i % TS_RP_ROWS);
+    for (int64_t b = 0; b < nb; b++) {
+        const void *y = group + (size_t)b * psz;
+        void *x = (uint8_t *)out + (size_t)b * bsz;
+        switch (type) {
+        case TS_TYPE_Q4_1: unpack_q4_1(y, r, x); break;
+        case TS_TYPE_Q5_0: unpack_q5_0(y, r, x); break;
+        case TS_TYPE_Q8_0: unpack_q8_0(y, r, x); break;
+        case TS_TYPE_Q4_K: unpack_q4_K(y, r, x); break;
+        default: unpack_q6_K(y, r, x); break;
+        }
+    }
 }
 
 /* ================================================================ cache */
