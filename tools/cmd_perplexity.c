@@ -43,7 +43,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CMD "perplexity"
 
@@ -264,11 +263,7 @@ static int make_context(session *s, const ppl_opts *o) {
     s->m.load_seconds += gen_now() - t0;
     if (st == TS_OK) st = ts_batch_init(&s->batch, o->n_batch, 1);
     if (st != TS_OK) return cli_lib_error(st);
-    long threads = o->n_threads ? o->n_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    fprintf(stderr, "load: %.3f s (%s, %.1fM params, %d layers; context %u tokens, %ld threads)\n",
-            s->m.load_seconds, ts_model_arch(s->m.model),
-            (double)ts_model_n_params(s->m.model) / 1e6, ts_model_n_layer(s->m.model),
-            ts_context_n_ctx(s->ctx), threads);
+    gen_print_load(&s->m, ts_context_n_ctx(s->ctx), o->n_threads);
     return CLI_EXIT_OK;
 }
 
