@@ -210,6 +210,17 @@ static void check_repacked(const cpu_path *p, ts_type type, int64_t K, int64_t m
     free(w), free(x), free(packed), free(want), free(got);
 }
 
+typedef void (*shape_check)(const cpu_path *p, ts_type type, int64_t K, int64_t m, int64_t n);
+
+/* check on every (K, m) given and n tokens of 1, 3 and a full tile of 64. */
+static void each_shape(shape_check check, const cpu_path *p, ts_type type, const int64_t Ks[3],
+                       const int64_t ms[5]) {
+    const int64_t ns[] = {1, 3, 64};
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t mi = 0; mi < 5; mi++)
+            for (size_t ni = 0; ni < 3; ni++) check(p, type, Ks[ki], ms[mi], ns[ni]);
+}
+
 static void check_path(const cpu_path *p) {
     const char *missing = p->missing ? p->missing() : NULL;
     if (missing) {
@@ -222,13 +233,9 @@ static void check_path(const cpu_path *p) {
         n_types++;
         const int64_t blk = ts_type_get((ts_type)t)->block_size;
         const bool flt = blk == 1;
-        const int64_t Ks[] = {flt ? 40 : blk, flt ? 96 : 3 * blk, flt ? 7 : 7 * blk};
-        const int64_t ms[] = {1, 7, 8, 13, 17};
-        const int64_t ns[] = {1, 3, 64};
-        for (size_t ki = 0; ki < 3; ki++)
-            for (size_t mi = 0; mi < 5; mi++)
-                for (size_t ni = 0; ni < 3; ni++)
-                    check_shape(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
+        const int64_t Ks[3] = {flt ? 40 : blk, flt ? 96 : 3 * blk, flt ? 7 : 7 * blk};
+        const int64_t ms[5] = {1, 7, 8, 13, 17};
+        each_shape(check_shape, p, (ts_type)t, Ks, ms);
     }
     printf("path %s: %d weight types bitwise equal to the reference\n", p->name, n_types);
     assert_true(n_types >= 2);
@@ -237,11 +244,8 @@ static void check_path(const cpu_path *p) {
         if (!p->gemm_rp[t]) continue;
         n_rp++;
         const int64_t blk = ts_type_get((ts_type)t)->block_size;
-        const int64_t Ks[] = {blk, 3 * blk, 7 * blk}, ms[] = {1, 15, 16, 17, 40}, ns[] = {1, 3, 64};
-        for (size_t ki = 0; ki < 3; ki++)
-            for (size_t mi = 0; mi < 5; mi++)
-                for (size_t ni = 0; ni < 3; ni++)
-                    check_repacked(p, (ts_type)t, Ks[ki], ms[mi], ns[ni]);
+        const int64_t Ks[3] = {blk, 3 * blk, 7 * blk}, ms[5] = {1, 15, 16, 17, 40};
+        each_shape(check_repacked, p, (ts_type)t, Ks, ms);
     }
     printf("path %s: %d repacked weight types bitwise equal to the reference\n", p->name, n_rp);
     assert_true(n_rp >= 5);

@@ -104,7 +104,8 @@ struct cpu_path {
     /* By weight type; NULL: the reference (ts_vec_dot per element). */
     cpu_gemm_fn gemm[TS_TYPE_COUNT];
     /* By weight type, on the repacked layout (repack.c): a.w is the first
-     * 16-row group of the call (rows from a multiple of 16), a.w_rs unused.
+     * 16-row group of the call (rows from a multiple of 16; a.w_rs, a 16th
+     * of a group, is not read).
      * A type with one here is repacked at graph_reserve. */
     cpu_gemm_fn gemm_rp[TS_TYPE_COUNT];
     /* By activation type: x (n floats) → y, as ts_quantize_row; NULL: it. */

@@ -32,6 +32,7 @@
 #define TILE_ROWS      16 /* weight rows kept hot while the tokens of a tile pass */
 #define TILE_TOKENS    64 /* converted x rows of a tile */
 #define PRIVATE_TOKENS 4  /* up to this many tokens, each thread converts them all */
+_Static_assert(TILE_ROWS % TS_RP_ROWS == 0, "a tile holds whole repacked groups");
 
 static size_t act_row_size(const ts_node *n) {
     const ts_tensor *w = &n->src[0]->t;
@@ -63,32 +64,37 @@ void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a) {
     }
 }
 
-/* Phase 2 on a repacked weight: this thread's 16-row groups, in tiles of
- * groups × tokens. */
-static void mul_mat_repacked(const cpu_compute *c, const ts_node *n, const void *packed,
-                             const uint8_t *xq, size_t rs) {
+/* Phase 2: this thread's weight rows, split in units of `unit` rows (16
+ * for a repacked weight, whose groups must stay whole), in tiles of rows ×
+ * tokens. Row i of the weight starts at base + i·stride (a repacked group
+ * of 16 rows takes 16 strides). gemm NULL: the reference. */
+static void mul_mat_tiles(const cpu_compute *c, const ts_node *n, const uint8_t *base,
+                          size_t stride, int64_t unit, cpu_gemm_fn gemm, const uint8_t *xq,
+                          size_t rs) {
     const ts_tensor *w = &n->src[0]->t, *out = &n->t;
-    const int64_t K = w->ne[0], m = w->ne[1], n_tok = n->src[1]->t.ne[1];
-    const size_t group_bytes = ts_cpu_repack_size(w->type, K, TS_RP_ROWS);
-    const int64_t groups = (m + TS_RP_ROWS - 1) / TS_RP_ROWS;
-    int64_t g0, g1;
-    cpu_split(groups, c->ith, c->nth, &g0, &g1);
+    const int64_t m = w->ne[1], n_tok = n->src[1]->t.ne[1];
+    int64_t u0, u1;
+    cpu_split((m + unit - 1) / unit, c->ith, c->nth, &u0, &u1);
+    const int64_t i0 = u0 * unit, i1 = u1 * unit < m ? u1 * unit : m;
     for (int64_t jt = 0; jt < n_tok; jt += TILE_TOKENS) {
         const int64_t jt1 = jt + TILE_TOKENS < n_tok ? jt + TILE_TOKENS : n_tok;
-        for (int64_t gt = g0; gt < g1; gt += TILE_ROWS / TS_RP_ROWS) {
-            const int64_t gt1 = gt + TILE_ROWS / TS_RP_ROWS < g1 ? gt + TILE_ROWS / TS_RP_ROWS : g1;
-            const int64_t i0 = gt * TS_RP_ROWS, i1 = gt1 * TS_RP_ROWS < m ? gt1 * TS_RP_ROWS : m;
+        for (int64_t it = i0; it < i1; it += TILE_ROWS) {
+            const int64_t it1 = it + TILE_ROWS < i1 ? it + TILE_ROWS : i1;
             const cpu_gemm_args a = {
-                .w = (const uint8_t *)packed + (size_t)gt * group_bytes,
+                .w = base + (size_t)it * stride,
+                .w_rs = stride,
                 .x = xq + (size_t)jt * rs,
                 .x_rs = rs,
-                .out = (float *)cpu_row(out, jt, 0, 0) + i0,
+                .out = (float *)cpu_row(out, jt, 0, 0) + it,
                 .out_rs = out->nb[1] / sizeof(float),
-                .K = K,
-                .n_rows = i1 - i0,
+                .K = w->ne[0],
+                .n_rows = it1 - it,
                 .n_tok = jt1 - jt,
             };
-            c->path->gemm_rp[w->type](&a);
+            if (gemm)
+                gemm(&a);
+            else
+                ts_cpu_gemm_ref(w->type, &a);
         }
     }
 }
@@ -96,8 +102,7 @@ static void mul_mat_repacked(const cpu_compute *c, const ts_node *n, const void 
 void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
     const ts_tensor *w = &n->src[0]->t; /* (K, m) */
     const ts_tensor *x = &n->src[1]->t; /* (K, n) F32 */
-    const ts_tensor *out = &n->t;       /* (m, n) F32 */
-    const int64_t K = w->ne[0], m = w->ne[1], n_tok = x->ne[1];
+    const int64_t K = w->ne[0], n_tok = x->ne[1];
 
     // 1. activations → vt (F32 weights read x directly)
     const uint8_t *xq = x->data;
@@ -120,36 +125,13 @@ void ts_cpu_mul_mat(const cpu_compute *c, const ts_node *n) {
         xq = wq;
     }
 
-    // 2. this thread's weight rows, in tiles of rows × tokens
+    // 2. this thread's weight rows, from the repacked copy when there is one
     const void *packed = c->path->gemm_rp[w->type]
                              ? ts_cpu_repacked_find(c->repacked, c->repacked_cap, w->data)
                              : NULL;
-    if (packed) {
-        mul_mat_repacked(c, n, packed, xq, rs);
-        return;
-    }
-    const cpu_gemm_fn gemm = c->path->gemm[w->type];
-    int64_t i0, i1;
-    cpu_split(m, c->ith, c->nth, &i0, &i1);
-    for (int64_t jt = 0; jt < n_tok; jt += TILE_TOKENS) {
-        const int64_t jt1 = jt + TILE_TOKENS < n_tok ? jt + TILE_TOKENS : n_tok;
-        for (int64_t it = i0; it < i1; it += TILE_ROWS) {
-            const int64_t it1 = it + TILE_ROWS < i1 ? it + TILE_ROWS : i1;
-            const cpu_gemm_args a = {
-                .w = (const uint8_t *)cpu_row(w, it, 0, 0),
-                .w_rs = w->nb[1],
-                .x = xq + (size_t)jt * rs,
-                .x_rs = rs,
-                .out = (float *)cpu_row(out, jt, 0, 0) + it,
-                .out_rs = out->nb[1] / sizeof(float),
-                .K = K,
-                .n_rows = it1 - it,
-                .n_tok = jt1 - jt,
-            };
-            if (gemm)
-                gemm(&a);
-            else
-                ts_cpu_gemm_ref(w->type, &a);
-        }
-    }
+    if (packed)
+        mul_mat_tiles(c, n, packed, ts_cpu_repack_size(w->type, K, TS_RP_ROWS) / TS_RP_ROWS,
+                      TS_RP_ROWS, c->path->gemm_rp[w->type], xq, rs);
+    else
+        mul_mat_tiles(c, n, w->data, w->nb[1], 1, c->path->gemm[w->type], xq, rs);
 }

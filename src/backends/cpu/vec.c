@@ -17,9 +17,7 @@ float ts_cpu_dot_f16(const uint16_t *x, const uint16_t *y, int64_t n) {
 }
 
 float ts_cpu_dot_f32(const float *x, const float *y, int64_t n) {
-    float p[TS_LANES] = {0};
-    for (int64_t i = 0; i < n; i++) p[i % TS_LANES] += x[i] * y[i];
-    return ts_lanes_sum(p);
+    return ts_vec_dot(TS_TYPE_F32, x, y, n);
 }
 
 void ts_cpu_mad_f16(float *acc, const uint16_t *v, float p, int64_t n) {
