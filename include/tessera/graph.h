@@ -177,14 +177,18 @@ ts_node *ts_graph_rope(ts_graph *g, ts_node *a, ts_node *pos, ts_node *freq,
  *   q      (k, h, n)   F32
  *   kc, vc (k·g, c)    F16 or F32: the caches, usually SET_ROWS results so
  *                      that this node runs after the new rows are written
- *   idx    (v, n)      I32: for token j, cells idx[j][0 .. len[j]) in the
- *                      order the reduction visits them (by position)
- *   len    (n)         I32, 1 <= len[j] <= v
+ *   idx    (e)         I32: the micro-batch's cell lists, one after another,
+ *                      each in the order the reduction visits its cells (by
+ *                      position)
+ *   span   (2, n)      I32: token j attends to cells idx[off .. off + len),
+ *                      span[j] = {off, len}, len >= 1; tokens of the same
+ *                      sequences share a list (same off, each its own len)
  * → (k·h, n) F32: head hq of token j = Σ softmax(scale · q·k_cell) · v_cell
  * with query head hq reading KV head hq / (h / g). The reduction order is
- * the list order, whatever else is in the batch. */
+ * the list order and depends on nothing but the token's own list and len
+ * (docs/ARCHITECTURE.md, "Reduction order"), whatever else is in the batch. */
 ts_node *ts_graph_attention(ts_graph *g, ts_node *q, ts_node *kc, ts_node *vc, ts_node *idx,
-                            ts_node *len, float scale);
+                            ts_node *span, float scale);
 
 /* silu(a) · b element-wise (PyTorch: silu(w1(x)) * w3(x)), F32, same shapes. */
 ts_node *ts_graph_swiglu(ts_graph *g, ts_node *a, ts_node *b);

@@ -219,8 +219,8 @@ ts_node *ts_graph_rope(ts_graph *g, ts_node *a, ts_node *pos, ts_node *freq,
 }
 
 ts_node *ts_graph_attention(ts_graph *g, ts_node *q, ts_node *kc, ts_node *vc, ts_node *idx,
-                            ts_node *len, float scale) {
-    // q (k, h, n); kc, vc (k·g, c); idx (v, n); len (n)
+                            ts_node *span, float scale) {
+    // q (k, h, n); kc, vc (k·g, c); idx (e); span (2, n)
     const int64_t k = q->t.ne[0], h = q->t.ne[1], n_tok = q->t.ne[2];
     TS_ASSERT(q->t.type == TS_TYPE_F32 && q->t.n_dims == 3);
     TS_ASSERT(kc->t.type == vc->t.type && (kc->t.type == TS_TYPE_F16 || kc->t.type == TS_TYPE_F32));
@@ -228,15 +228,15 @@ ts_node *ts_graph_attention(ts_graph *g, ts_node *q, ts_node *kc, ts_node *vc, t
     TS_ASSERT(kc->t.ne[0] % k == 0);
     const int64_t n_kv_head = kc->t.ne[0] / k;
     TS_ASSERT(n_kv_head > 0 && h % n_kv_head == 0);
-    TS_ASSERT(idx->t.type == TS_TYPE_I32 && idx->t.ne[1] == n_tok);
-    TS_ASSERT(len->t.type == TS_TYPE_I32 && len->t.ne[0] == n_tok);
+    TS_ASSERT(idx->t.type == TS_TYPE_I32 && idx->t.n_dims == 1);
+    TS_ASSERT(span->t.type == TS_TYPE_I32 && span->t.ne[0] == 2 && span->t.ne[1] == n_tok);
     int64_t ne[2] = {k * h, n_tok};
     ts_node *n = new_node(g, TS_OP_ATTENTION, TS_TYPE_F32, 2, ne);
     set_src(n, 0, q);
     set_src(n, 1, kc);
     set_src(n, 2, vc);
     set_src(n, 3, idx);
-    set_src(n, 4, len);
+    set_src(n, 4, span);
     ts_attention_params p = {.scale = scale};
     memcpy(n->params, &p, sizeof p);
     return n;

@@ -65,18 +65,29 @@ static ts_status alloc_kv(ts_context *ctx) {
     return TS_OK;
 }
 
+/* Cells the attention lists of one micro-batch may hold in all: a list per
+ * distinct sequence set of its tokens, each at most n_ctx cells, so a
+ * micro-batch ends early when it has LIST_CELLS_MAX / n_ctx lists (at
+ * least one). 1 Mi cells: 4 MiB of staging and as much arena, whatever
+ * n_ctx (64 lists at n_ctx 16384). */
+#define LIST_CELLS_MAX (1 << 20)
+
 static ts_status alloc_staging(ts_context *ctx) {
     const size_t u = ctx->params.n_ubatch, c = ctx->params.n_ctx;
+    size_t l = LIST_CELLS_MAX / c;
+    l = l < 1 ? 1 : (l > u ? u : l);
+    ctx->lists_max = (int32_t)l;
     ctx->in_tokens = malloc(u * sizeof(int32_t));
     ctx->in_pos = malloc(u * sizeof(int32_t));
     ctx->in_cells = malloc(u * sizeof(int32_t));
-    ctx->in_len = malloc(u * sizeof(int32_t));
+    ctx->in_span = malloc(2 * u * sizeof(int32_t));
     ctx->in_out = malloc(u * sizeof(int32_t));
-    ctx->in_idx = malloc(u * c * sizeof(int32_t));
+    ctx->in_lists = malloc(l * sizeof *ctx->in_lists);
+    ctx->in_idx = malloc(l * c * sizeof(int32_t));
     ctx->rows_cap = (int32_t)ctx->params.n_seq_max;
     ctx->logits = malloc((size_t)ctx->rows_cap * (size_t)ctx->model->hp.n_vocab * sizeof(float));
-    if (!ctx->in_tokens || !ctx->in_pos || !ctx->in_cells || !ctx->in_len || !ctx->in_out ||
-        !ctx->in_idx || !ctx->logits)
+    if (!ctx->in_tokens || !ctx->in_pos || !ctx->in_cells || !ctx->in_span || !ctx->in_out ||
+        !ctx->in_lists || !ctx->in_idx || !ctx->logits)
         return ts_error(TS_ERR_NOMEM, "no memory for the micro-batch staging buffers");
     return TS_OK;
 }
@@ -112,7 +123,7 @@ static ts_status reserve_arena(ts_context *ctx) {
     ctx->n_outputs_max = o < u ? o : u;
     ts_status st = ts_graph_new(ctx->model->arch->max_nodes(ctx->model) + 16, &ctx->graph);
     if (st != TS_OK) return st;
-    ts_engine_build_graph(ctx, u, ctx->n_outputs_max, (int32_t)ctx->params.n_ctx);
+    ts_engine_build_graph(ctx, u, ctx->n_outputs_max, ctx->lists_max * (int32_t)ctx->params.n_ctx);
     ts_graph_plan(ctx->graph, &ctx->stats.arena_bytes);
     const int32_t n = ts_graph_n_nodes(ctx->graph);
     ctx->plan_offsets = malloc((size_t)n * sizeof *ctx->plan_offsets);
@@ -169,8 +180,9 @@ void ts_context_free(ts_context *ctx) {
     free(ctx->in_tokens);
     free(ctx->in_pos);
     free(ctx->in_cells);
-    free(ctx->in_len);
+    free(ctx->in_span);
     free(ctx->in_out);
+    free(ctx->in_lists);
     free(ctx->in_idx);
     free(ctx->logits);
     free(ctx->out_row);
@@ -182,5 +194,5 @@ uint32_t ts_context_n_ubatch(const ts_context *ctx) { return ctx->params.n_ubatc
 
 void ts_context_get_stats(const ts_context *ctx, ts_context_stats *out) {
     *out = ctx->stats;
-    out->n_cells_used = ctx->cells.n - ts_kv_cells_n_free(&ctx->cells);
+    out->n_cells_used = ts_kv_cells_count(&ctx->cells);
 }

@@ -22,7 +22,7 @@ static double now_seconds(void) {
 
 /* ================================================================ graph */
 
-void ts_engine_build_graph(ts_context *ctx, int32_t n, int32_t o, int32_t v) {
+void ts_engine_build_graph(ts_context *ctx, int32_t n, int32_t o, int32_t e) {
     ts_graph *g = ctx->graph;
     ts_batch_inputs *in = &ctx->inputs;
     ts_graph_reset(g);
@@ -32,8 +32,8 @@ void ts_engine_build_graph(ts_context *ctx, int32_t n, int32_t o, int32_t v) {
         .tokens = ts_graph_leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, NULL, TS_NODE_INPUT, "tokens"),
         .pos = ts_graph_leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, NULL, TS_NODE_INPUT, "pos"),
         .cells = ts_graph_leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, NULL, TS_NODE_INPUT, "cells"),
-        .kv_idx = ts_graph_leaf(g, TS_TYPE_I32, 2, (int64_t[]){v, n}, NULL, TS_NODE_INPUT, "kv_idx"),
-        .kv_len = ts_graph_leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, NULL, TS_NODE_INPUT, "kv_len"),
+        .kv_idx = ts_graph_leaf(g, TS_TYPE_I32, 1, (int64_t[]){e}, NULL, TS_NODE_INPUT, "kv_idx"),
+        .kv_span = ts_graph_leaf(g, TS_TYPE_I32, 2, (int64_t[]){2, n}, NULL, TS_NODE_INPUT, "kv_span"),
         .out_ids = ts_graph_leaf(g, TS_TYPE_I32, 1, (int64_t[]){o}, NULL, TS_NODE_INPUT, "out_ids"),
         .k_cache = ctx->k_cache,
         .v_cache = ctx->v_cache,
@@ -68,15 +68,15 @@ static bool wants_logits(const ts_batch *b, int32_t i) {
 static ts_status validate(ts_context *ctx, const ts_batch *b, int32_t *n_out) {
     if (!b || b->n_tokens < 1) return ts_error(TS_ERR_INVALID_ARG, "the batch is empty");
     const int32_t n_vocab = ctx->model->hp.n_vocab;
-    const ts_kv_cells *kv = &ctx->cells;
+    ts_kv_cells *kv = &ctx->cells;
+    const uint32_t n_used = ts_kv_cells_used(kv);
     // last position of every sequence: new positions must come after it
     ts_pos last[TS_MAX_SEQ];
     for (int s = 0; s < TS_MAX_SEQ; s++) last[s] = -1;
-    for (uint32_t c = 0; c < kv->n; c++)
-        for (uint64_t m = kv->seq[c]; m; m &= m - 1) {
-            int s = __builtin_ctzll(m);
-            if (kv->pos[c] > last[s]) last[s] = kv->pos[c];
-        }
+    for (uint32_t i = 0; i < n_used; i++) { // in position order: the last one wins
+        const uint32_t c = (uint32_t)kv->order[i];
+        for (uint64_t m = kv->seq[c]; m; m &= m - 1) last[__builtin_ctzll(m)] = kv->pos[c];
+    }
     *n_out = 0;
     for (int32_t i = 0; i < b->n_tokens; i++) {
         if (b->token[i] < 0 || b->token[i] >= n_vocab)
@@ -102,7 +102,7 @@ static ts_status validate(ts_context *ctx, const ts_batch *b, int32_t *n_out) {
         }
         *n_out += wants_logits(b, i);
     }
-    uint32_t n_free = ts_kv_cells_n_free(kv);
+    const uint32_t n_free = kv->n - n_used;
     if ((uint32_t)b->n_tokens > n_free)
         return ts_error(TS_ERR_FULL, "the context is full: the batch needs %d cells, %u of %u are free",
                         b->n_tokens, n_free, kv->n);
@@ -141,37 +141,66 @@ static void take_cells(ts_context *ctx, const ts_batch *b, int32_t b0, int32_t b
     for (int32_t i = b0; i < b1; i++) {
         while (kv->seq[*cursor]) (*cursor)++; // validate() counted enough free cells
         uint32_t c = (*cursor)++;
-        kv->pos[c] = b->pos[i];
-        kv->seq[c] = seq_mask(b, i);
+        ts_kv_cells_take(kv, c, b->pos[i], seq_mask(b, i));
         ctx->in_cells[i - b0] = (int32_t)c;
     }
 }
 
-/* Fill the staging buffers of tokens [b0, b1); returns the longest
- * attention list (v). */
+/* The list of sequence set m among the first *n_lists, or a new one; -1
+ * when it would be new and there are lists_max. */
+static int32_t list_of(ts_context *ctx, uint64_t m, int32_t *n_lists) {
+    for (int32_t l = 0; l < *n_lists; l++)
+        if (ctx->in_lists[l].seqs == m) return l;
+    if (*n_lists == ctx->lists_max) return -1;
+    ctx->in_lists[*n_lists] = (ts_kv_list){.seqs = m, .last = -1};
+    return (*n_lists)++;
+}
+
+/* Entries of list[0..len) whose cell holds a position <= p: a prefix, the
+ * list being in position order. */
+static int32_t prefix_len(const ts_kv_cells *kv, const int32_t *list, int32_t len, ts_pos p) {
+    int32_t lo = 0, hi = len;
+    while (lo < hi) {
+        const int32_t mid = lo + (hi - lo) / 2;
+        if (kv->pos[list[mid]] <= p) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Fill the staging buffers of tokens [b0, b1): one attention list per
+ * sequence set, the cells visible at the set's last position in this
+ * micro-batch; each token attends to the prefix of its set's list up to
+ * its own position. Returns the cells of all lists (e). */
 static int32_t stage_inputs(ts_context *ctx, const ts_batch *b, int32_t b0, int32_t b1,
                             int32_t *n_out) {
-    const int32_t n = b1 - b0, c = (int32_t)ctx->cells.n;
-    const uint32_t n_sorted = ts_kv_cells_sort(&ctx->cells);
-    int32_t v = 1;
+    const int32_t n = b1 - b0;
+    ts_kv_cells *kv = &ctx->cells;
+    ts_kv_cells_used(kv);
+    int32_t n_lists = 0, e = 0;
     *n_out = 0;
     for (int32_t j = 0; j < n; j++) {
-        const int32_t i = b0 + j;
+        const int32_t i = b0 + j, l = list_of(ctx, seq_mask(b, i), &n_lists);
+        TS_ASSERT(l >= 0); // ubatch_end keeps to lists_max
         ctx->in_tokens[j] = b->token[i];
         ctx->in_pos[j] = b->pos[i];
-        // lists are written with stride c now and compacted to stride v below
-        ctx->in_len[j] = ts_kv_cells_visible(&ctx->cells, n_sorted, seq_mask(b, i), b->pos[i],
-                                             ctx->in_idx + (size_t)j * (size_t)c);
-        TS_ASSERT(ctx->in_len[j] >= 1); // the token's own cell is visible
-        if (ctx->in_len[j] > v) v = ctx->in_len[j];
+        ctx->in_span[2 * j] = l; // the list for now, its offset below
+        if (b->pos[i] > ctx->in_lists[l].last) ctx->in_lists[l].last = b->pos[i];
         if (wants_logits(b, i)) ctx->in_out[(*n_out)++] = j;
     }
-    for (int32_t j = 0; j < n; j++) {
-        int32_t *dst = ctx->in_idx + (size_t)j * (size_t)v;
-        memmove(dst, ctx->in_idx + (size_t)j * (size_t)c, (size_t)ctx->in_len[j] * sizeof *dst);
-        for (int32_t t = ctx->in_len[j]; t < v; t++) dst[t] = dst[0]; // padding, never read
+    for (int32_t l = 0; l < n_lists; l++) {
+        ts_kv_list *L = &ctx->in_lists[l];
+        L->off = e;
+        L->len = ts_kv_cells_visible(kv, L->seqs, L->last, ctx->in_idx + e);
+        e += L->len;
     }
-    return v;
+    for (int32_t j = 0; j < n; j++) {
+        const ts_kv_list *L = &ctx->in_lists[ctx->in_span[2 * j]];
+        ctx->in_span[2 * j] = L->off;
+        ctx->in_span[2 * j + 1] = prefix_len(kv, ctx->in_idx + L->off, L->len, ctx->in_pos[j]);
+        TS_ASSERT(ctx->in_span[2 * j + 1] >= 1); // the token's own cell is visible
+    }
+    return e;
 }
 
 static ts_status run_ubatch(ts_context *ctx, const ts_batch *b, int32_t b0, int32_t b1,
@@ -179,15 +208,15 @@ static ts_status run_ubatch(ts_context *ctx, const ts_batch *b, int32_t b0, int3
     const int32_t n = b1 - b0, n_vocab = ctx->model->hp.n_vocab;
     take_cells(ctx, b, b0, b1, cursor);
     int32_t o;
-    const int32_t v = stage_inputs(ctx, b, b0, b1, &o);
-    ts_engine_build_graph(ctx, n, o, v);
+    const int32_t e = stage_inputs(ctx, b, b0, b1, &o);
+    ts_engine_build_graph(ctx, n, o, e);
     place_graph(ctx);
     const ts_batch_inputs *in = &ctx->inputs;
     ts_status st = upload(ctx, in->tokens, ctx->in_tokens);
     if (st == TS_OK) st = upload(ctx, in->pos, ctx->in_pos);
     if (st == TS_OK) st = upload(ctx, in->cells, ctx->in_cells);
     if (st == TS_OK) st = upload(ctx, in->kv_idx, ctx->in_idx);
-    if (st == TS_OK) st = upload(ctx, in->kv_len, ctx->in_len);
+    if (st == TS_OK) st = upload(ctx, in->kv_span, ctx->in_span);
     if (st == TS_OK) st = upload(ctx, in->out_ids, ctx->in_out);
     if (st != TS_OK) return st;
     double t0 = now_seconds();
@@ -206,12 +235,13 @@ static ts_status run_ubatch(ts_context *ctx, const ts_batch *b, int32_t b0, int3
     return st;
 }
 
-/* End of the micro-batch starting at b0: at most n_ubatch tokens and
- * n_outputs_max of them wanting logits. */
-static int32_t ubatch_end(const ts_context *ctx, const ts_batch *b, int32_t b0) {
-    int32_t b1 = b0, o = 0;
+/* End of the micro-batch starting at b0: at most n_ubatch tokens,
+ * n_outputs_max of them wanting logits, lists_max sequence sets. */
+static int32_t ubatch_end(ts_context *ctx, const ts_batch *b, int32_t b0) {
+    int32_t b1 = b0, o = 0, n_lists = 0;
     while (b1 < b->n_tokens && b1 - b0 < (int32_t)ctx->params.n_ubatch) {
         if (wants_logits(b, b1) && o == ctx->n_outputs_max) break;
+        if (list_of(ctx, seq_mask(b, b1), &n_lists) < 0) break;
         o += wants_logits(b, b1);
         b1++;
     }
@@ -225,7 +255,7 @@ static void rollback(ts_context *ctx, const ts_batch *b, int32_t done) {
         const uint64_t m = seq_mask(b, i);
         for (uint32_t c = 0; c < kv->n; c++)
             if (kv->seq[c] == m && kv->pos[c] == b->pos[i]) {
-                kv->seq[c] = 0;
+                ts_kv_cells_release(kv, c);
                 break;
             }
     }

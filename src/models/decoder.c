@@ -216,7 +216,7 @@ static ts_node *attention(const ts_model *m, ts_graph *g, const ts_batch_inputs 
     ts_node *kc = ts_graph_set_rows(g, weight(g, &in->k_cache[il]),
                                     ts_graph_reshape(g, kx, 2, (int64_t[]){k * gh, n}), in->cells);
     ts_node *vc = ts_graph_set_rows(g, weight(g, &in->v_cache[il]), v, in->cells);
-    ts_node *a = ts_graph_attention(g, q, kc, vc, in->kv_idx, in->kv_len,
+    ts_node *a = ts_graph_attention(g, q, kc, vc, in->kv_idx, in->kv_span,
                                     1.0f / sqrtf((float)k)); // (h·k, n)
     return ts_graph_mul_mat(g, weight(g, &L->wo), a);
 }

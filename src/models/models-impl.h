@@ -64,8 +64,8 @@ typedef struct ts_batch_inputs {
     ts_node *tokens;        /* (n) I32 */
     ts_node *pos;           /* (n) I32 */
     ts_node *cells;         /* (n) I32: the cell each token's K/V row goes to */
-    ts_node *kv_idx;        /* (v, n) I32: cells each token attends to */
-    ts_node *kv_len;        /* (n) I32 */
+    ts_node *kv_idx;        /* (e) I32: the attention lists (ts_graph_attention) */
+    ts_node *kv_span;       /* (2, n) I32: each token's {offset, length} in kv_idx */
     ts_node *out_ids;       /* (o) I32: tokens whose logits are wanted */
     const ts_tensor *k_cache; /* (n_layer) of (g·k, c) */
     const ts_tensor *v_cache; /* (n_layer) of (g·k, c) */

@@ -549,6 +549,8 @@ static double cache_val(ts_type type, const void *cache, int64_t i) {
                                : ((const float *)cache)[i];
 }
 
+/* Token j's list: idx + span[2j], span[2j + 1] cells. Odd tokens share
+ * the previous token's list (a prefix of it, as tokens of one sequence). */
 static void check_attention(const att_case *ac, uint64_t seed) {
     const int64_t k = ac->k, h = ac->h, gk = ac->g, c = ac->c, v = ac->v, n = ac->n;
     const ts_type type = ac->type;
@@ -556,11 +558,11 @@ static void check_attention(const att_case *ac, uint64_t seed) {
     float *q = randn(k * h * n, 1.0);
     float *kf = randn(k * gk * c, 1.0), *vf = randn(k * gk * c, 1.0);
     void *kc = quantize_rows(type, kf, k * gk, c), *vc = quantize_rows(type, vf, k * gk, c);
-    int32_t *idx = ints(v * n), *len = ints(n);
+    int32_t *idx = ints(v * n), *span = ints(2 * n);
     for (int64_t j = 0; j < n; j++) {
-        len[j] = (int32_t)(1 + (j * 5 + 2) % v);
-        for (int64_t t = 0; t < len[j]; t++) idx[j * v + t] = (int32_t)((t * 3 + j) % c);
-        for (int64_t t = len[j]; t < v; t++) idx[j * v + t] = -1; /* never read */
+        for (int64_t t = 0; t < v; t++) idx[j * v + t] = (int32_t)((t * 3 + j) % c);
+        span[2 * j] = (int32_t)((j % 2 ? j - 1 : j) * v);
+        span[2 * j + 1] = (int32_t)(1 + (j * 5 + 2) % v);
     }
     const float scale = 1.0f / sqrtf((float)k);
 
@@ -569,9 +571,9 @@ static void check_attention(const att_case *ac, uint64_t seed) {
     ts_node *qn = leaf(g, TS_TYPE_F32, 3, (int64_t[]){k, h, n}, q, "q");
     ts_node *kn = leaf(g, type, 2, (int64_t[]){k * gk, c}, kc, "k");
     ts_node *vn = leaf(g, type, 2, (int64_t[]){k * gk, c}, vc, "v");
-    ts_node *in = leaf(g, TS_TYPE_I32, 2, (int64_t[]){v, n}, idx, "idx");
-    ts_node *ln = leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, len, "len");
-    ts_node *out = ts_node_set_output(ts_graph_attention(g, qn, kn, vn, in, ln, scale));
+    ts_node *in = leaf(g, TS_TYPE_I32, 1, (int64_t[]){v * n}, idx, "idx");
+    ts_node *sn = leaf(g, TS_TYPE_I32, 2, (int64_t[]){2, n}, span, "span");
+    ts_node *out = ts_node_set_output(ts_graph_attention(g, qn, kn, vn, in, sn, scale));
     assert_true(ts_backend_supports(be2, out));
     float *got = compute_both(g, out); /* (k·h, n) */
 
@@ -582,11 +584,12 @@ static void check_attention(const att_case *ac, uint64_t seed) {
     const bool f16 = type == TS_TYPE_F16;
     for (int64_t j = 0; j < n; j++)
         for (int64_t hq = 0; hq < h; hq++) {
-            const int64_t kvh = hq / (h / gk);
+            const int64_t kvh = hq / (h / gk), L = span[2 * j + 1];
+            const int32_t *list = idx + span[2 * j];
             const float *qr = q + (j * h + hq) * k;
             double max = -INFINITY, max16 = -INFINITY, ds = 0.0, vmax = 0.0;
-            for (int64_t t = 0; t < len[j]; t++) {
-                const int64_t base = idx[j * v + t] * k * gk + kvh * k;
+            for (int64_t t = 0; t < L; t++) {
+                const int64_t base = list[t] * k * gk + kvh * k;
                 double dot = 0.0, dot16 = 0.0, mag = 0.0;
                 for (int64_t d = 0; d < k; d++) {
                     const double kv = cache_val(type, kc, base + d);
@@ -604,7 +607,7 @@ static void check_attention(const att_case *ac, uint64_t seed) {
                 max16 = fmax(max16, s16[t]);
             }
             double sum = 0.0, sum16 = 0.0;
-            for (int64_t t = 0; t < len[j]; t++) {
+            for (int64_t t = 0; t < L; t++) {
                 sum += exp(s[t] - max);
                 sum16 += exp(s16[t] - max16);
             }
@@ -613,8 +616,8 @@ static void check_attention(const att_case *ac, uint64_t seed) {
             const double tol16 = vmax * 64 * FLT_REL + 1e-7;
             for (int64_t d = 0; d < k; d++) {
                 double o = 0.0, o16 = 0.0, near_tie = 0.0;
-                for (int64_t t = 0; t < len[j]; t++) {
-                    const double vv = cache_val(type, vc, idx[j * v + t] * k * gk + kvh * k + d);
+                for (int64_t t = 0; t < L; t++) {
+                    const double vv = cache_val(type, vc, list[t] * k * gk + kvh * k + d);
                     double p16 = exp(s16[t] - max16) / sum16;
                     if (f16) {
                         // the kernel's float p may round to the neighbouring
@@ -641,7 +644,7 @@ static void check_attention(const att_case *ac, uint64_t seed) {
     free(got);
     ts_graph_free(g);
     free(idx);
-    free(len);
+    free(span);
     free(kc);
     free(vc);
     free(kf);
@@ -657,6 +660,8 @@ static void test_attention(void **state) {
         {TS_TYPE_F16, 24, 3, 3, 7, 7, 5},   /* one query head per KV head */
         {TS_TYPE_F32, 8, 4, 1, 30, 30, 3},  /* one KV head for all */
         {TS_TYPE_F16, 64, 9, 3, 40, 33, 2}, /* SmolLM2's heads */
+        {TS_TYPE_F16, 64, 14, 2, 300, 150, 5}, /* Qwen2.5's heads, chunks of 32 cells */
+        {TS_TYPE_F32, 32, 8, 2, 90, 70, 6},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i], 60 + i);
 }
@@ -710,13 +715,13 @@ static void layer_free(layer *L) {
 }
 
 static ts_node *layer_graph(ts_graph *g, layer *L, int64_t n, int32_t *tok, int32_t *pos,
-                            int32_t *idx, int32_t *len) {
+                            int32_t *idx, int32_t *span) {
     const int64_t d = L->d, k = L->k, h = L->h, kv = L->k * L->gk, c = L->cells;
     ts_node *emb = leaf(g, TS_TYPE_Q8_0, 2, (int64_t[]){d, L->vocab}, L->emb, "emb");
     ts_node *tn = leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, tok, "tok");
     ts_node *pn = leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, pos, "pos");
-    ts_node *in = leaf(g, TS_TYPE_I32, 2, (int64_t[]){c, n}, idx, "idx");
-    ts_node *ln = leaf(g, TS_TYPE_I32, 1, (int64_t[]){n}, len, "len");
+    ts_node *in = leaf(g, TS_TYPE_I32, 1, (int64_t[]){c}, idx, "idx");
+    ts_node *ln = leaf(g, TS_TYPE_I32, 2, (int64_t[]){2, n}, span, "span");
     ts_node *kcn = leaf(g, TS_TYPE_F16, 2, (int64_t[]){kv, c}, L->kcache, "kcache");
     ts_node *vcn = leaf(g, TS_TYPE_F16, 2, (int64_t[]){kv, c}, L->vcache, "vcache");
 #define W(ptr, type, K, m) leaf(g, type, 2, (int64_t[]){K, m}, ptr, #ptr)
@@ -754,17 +759,18 @@ static void test_batch_invariance(void **state) {
     layer L;
     layer_init(&L);
     const int64_t n = 7, c = L.cells, d = L.d;
-    int32_t tok[7] = {3, 17, 42, 0, 9, 17, 31}, pos[7], len[7];
-    int32_t *idx = ints(c * n);
+    int32_t tok[7] = {3, 17, 42, 0, 9, 17, 31}, pos[7], span[14];
+    int32_t *idx = ints(c); /* one list for the whole batch: cells 0, 1, ... */
+    for (int64_t t = 0; t < c; t++) idx[t] = (int32_t)t;
     for (int64_t j = 0; j < n; j++) {
         pos[j] = (int32_t)j;
-        len[j] = (int32_t)(j + 1);
-        for (int64_t t = 0; t <= j; t++) idx[j * c + t] = (int32_t)t;
+        span[2 * j] = 0;
+        span[2 * j + 1] = (int32_t)(j + 1);
     }
     // the batch, with 1 and 2 threads (the caches are rewritten identically)
     ts_graph *g;
     assert_int_equal(ts_graph_new(64, &g), TS_OK);
-    ts_node *out = layer_graph(g, &L, n, tok, pos, idx, len);
+    ts_node *out = layer_graph(g, &L, n, tok, pos, idx, span);
     for (int i = 0; i < ts_graph_n_nodes(g); i++)
         assert_true(ts_backend_supports(be2, ts_graph_node(g, i)));
     float *batch = compute_both(g, out); /* (d, n) */
@@ -773,11 +779,11 @@ static void test_batch_invariance(void **state) {
 
     // each token alone, attending the cells the batch wrote
     for (int64_t j = 0; j < n; j++) {
-        int32_t t1 = tok[j], p1 = pos[j], l1 = len[j];
-        int32_t *i1 = ints(c);
-        memcpy(i1, idx + j * c, (size_t)c * sizeof *i1);
+        int32_t t1 = tok[j], p1 = pos[j], s1[2] = {0, span[2 * j + 1]};
+        int32_t *i1 = ints(c); /* its own list */
+        memcpy(i1, idx, (size_t)c * sizeof *i1);
         assert_int_equal(ts_graph_new(64, &g), TS_OK);
-        out = layer_graph(g, &L, 1, &t1, &p1, i1, &l1);
+        out = layer_graph(g, &L, 1, &t1, &p1, i1, s1);
         for (int th = 0; th < 2; th++) {
             float *alone = compute_copy(g, th ? be2 : be1, out);
             assert_memory_equal(alone, batch + j * d, (size_t)d * sizeof(float));

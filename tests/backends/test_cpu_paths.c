@@ -221,6 +221,47 @@ static void each_shape(shape_check check, const cpu_path *p, ts_type type, const
             for (size_t ni = 0; ni < 3; ni++) check(p, type, Ks[ki], ms[mi], ns[ni]);
 }
 
+/* The fused attention against the reference, query for query: F16 and
+ * F32 caches, head dims off the 8/16-dim steps, lists of 1 to several
+ * chunks of 32, lanes ending at different lengths, every block size. */
+static void check_attend(const cpu_path *p) {
+    if (!p->attend) return;
+    const int64_t c = 150, dims[] = {64, 24, 40};
+    for (int half = 0; half < 2; half++)
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+            for (int nq = 1; nq <= p->attend_q; nq += nq < 3 ? 1 : 5) {
+                const int64_t k = dims[di], g = 2, v = 120;
+                const ts_type type = half ? TS_TYPE_F16 : TS_TYPE_F32;
+                const size_t esz = half ? 2 : 4, rs = (size_t)(g * k) * esz;
+                float *kf = randn(g * k * c, 1.0), *vf = randn(g * k * c, 1.0);
+                float *q = randn(nq * k, 2.0);
+                uint8_t *kc = malloc(rs * (size_t)c), *vc = malloc(rs * (size_t)c);
+                float *got = calloc((size_t)(nq * k), 4), *want = calloc((size_t)(nq * k), 4);
+                int32_t *cells = malloc((size_t)v * sizeof *cells);
+                size_t sz = ts_cpu_attend_scratch(k, v) * sizeof(float) + 2 * 64;
+                void *scratch = aligned_alloc(64, (sz + 63) / 64 * 64);
+                assert_true(kc && vc && got && want && cells && scratch);
+                ts_quantize_row(type, kf, kc, g * k * c);
+                ts_quantize_row(type, vf, vc, g * k * c);
+                for (int64_t t = 0; t < v; t++) cells[t] = (int32_t)((t * 7 + 3) % c);
+                cpu_attend_args a = {.k = kc + rs / 2, .v = vc + rs / 2, .rs = rs, .half = half,
+                                     .dim = k, .cells = cells, .scale = 0.125f, .nq = nq,
+                                     .max_len = v, .scratch = scratch};
+                for (int i = 0; i < nq; i++) {
+                    a.q[i] = q + i * k;
+                    a.len[i] = (int32_t)(i == 0 ? v : 1 + (i * 37 + nq) % v);
+                    a.out[i] = got + i * k;
+                }
+                p->attend(&a);
+                for (int i = 0; i < nq; i++) a.out[i] = want + i * k;
+                ts_cpu_attend_ref(&ts_cpu_path_scalar, &a);
+                expect_same(p->name, half ? "attend F16" : "attend F32", k, got, want, nq * k);
+                free(kf), free(vf), free(q), free(kc), free(vc), free(got), free(want);
+                free(cells), free(scratch);
+            }
+    printf("path %s: fused attention bitwise equal to the reference\n", p->name);
+}
+
 static void check_path(const cpu_path *p) {
     const char *missing = p->missing ? p->missing() : NULL;
     if (missing) {
@@ -251,6 +292,7 @@ static void check_path(const cpu_path *p) {
     assert_true(n_rp >= 5);
     check_vectors(p);
     check_quantizers(p);
+    check_attend(p);
 }
 
 #if defined(__x86_64__)

@@ -94,6 +94,31 @@ typedef struct cpu_gemm_args {
 
 typedef void (*cpu_gemm_fn)(const cpu_gemm_args *a);
 
+/* A block of queries of one KV head over one attention list (attention.c
+ * has the arithmetic): query i reads cells[0 .. len[i]) and writes out[i]. */
+#define CPU_ATT_Q 16 /* queries per block, at most */
+typedef struct cpu_attend_args {
+    const uint8_t *k, *v; /* the KV head's part of cell 0's row in each cache */
+    size_t rs;            /* bytes from a cell's row to the next, both caches */
+    bool half;            /* F16 caches, else F32 */
+    int64_t dim;          /* k: head dim */
+    const int32_t *cells; /* the list */
+    float scale;
+    int nq;
+    const float *q[CPU_ATT_Q]; /* (k) each */
+    int32_t len[CPU_ATT_Q];    /* 1 ..= max_len */
+    int64_t max_len;
+    float *out[CPU_ATT_Q];     /* (k) each */
+    void *scratch;             /* ts_cpu_attend_scratch(dim, max_len) floats, aligned */
+} cpu_attend_args;
+
+/* Floats of scratch a block of head dim k over lists of at most c cells
+ * needs (any path): per query its q, o (k each) and weights (c), and 32 K
+ * or V rows (k each). */
+static inline size_t ts_cpu_attend_scratch(int64_t k, int64_t c) {
+    return (size_t)(2 * k + c) * CPU_ATT_Q + 32 * (size_t)k;
+}
+
 /* One instruction-set path of the kernels (dispatch.c). Every function
  * computes bitwise what the scalar path's does (vec.c: the reference). */
 struct cpu_path {
@@ -122,6 +147,10 @@ struct cpu_path {
     void (*mad_f32)(float *acc, const float *v, float p, int64_t n);
     void (*softmax)(float *p, int64_t n, float scale);
     void (*silu_mul)(float *y, const float *x, const float *g, int64_t n);
+    /* Fused attention of up to attend_q queries (attention.c); NULL: the
+     * reference, one query at a time on the primitives above. */
+    void (*attend)(const cpu_attend_args *a);
+    int attend_q;
 };
 
 extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
@@ -130,6 +159,10 @@ extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
  * cannot run (ts_cpu_path_check then gives the error). */
 const cpu_path *ts_cpu_path_get(void);
 ts_status ts_cpu_path_check(void);
+
+/* The reference attention of a block, one query at a time on vp's
+ * primitives (attention.c); a->scratch as ts_cpu_attention_work sizes it. */
+void ts_cpu_attend_ref(const cpu_path *vp, const cpu_attend_args *a);
 
 /* The reference: ts_vec_dot per element (any type with a dot product). */
 void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a);

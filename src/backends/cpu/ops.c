@@ -103,9 +103,9 @@ static bool supports_rope(const ts_node *n, const char **why) {
 
 static bool supports_attention(const ts_node *n, const char **why) {
     const ts_node *q = n->src[0], *kc = n->src[1], *vc = n->src[2];
-    const ts_node *idx = n->src[3], *len = n->src[4];
-    *why = "needs F32 queries, F16 or F32 caches of one type, I32 cell lists";
-    if (!all_f32(n, 1) || !kc || !vc || !is_index(idx) || !is_index(len)) return false;
+    const ts_node *idx = n->src[3], *span = n->src[4];
+    *why = "needs F32 queries, F16 or F32 caches of one type, I32 cell lists and spans";
+    if (!all_f32(n, 1) || !kc || !vc || !is_index(idx) || !is_index(span)) return false;
     if (kc->t.type != vc->t.type || !(is_type(kc, TS_TYPE_F16) || is_type(kc, TS_TYPE_F32)))
         return false;
     if (!packed_rows(kc) || !packed_rows(vc)) return false;
@@ -115,7 +115,7 @@ static bool supports_attention(const ts_node *n, const char **why) {
         return false;
     const int64_t g = kc->t.ne[0] / k;
     if (g <= 0 || h % g || q->t.ne[3] != 1) return false;
-    if (idx->t.ne[1] != n_tok || len->t.ne[0] != n_tok) return false;
+    if (idx->t.n_dims != 1 || span->t.ne[0] != 2 || span->t.ne[1] != n_tok) return false;
     return n->t.ne[0] == k * h && n->t.ne[1] == n_tok;
 }
 

@@ -16,7 +16,8 @@
  *    registers (element i in lane i mod 32), folded in the contract's tree.
  *  - vector primitives (mad, softmax with an 8-lane ts_expf, silu_mul)
  *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
- *    reference's bytes.
+ *    reference's bytes;
+ *  - fused attention, one query per lane (attend.inc.c).
  *
  * Legend: r = row of a group, j = token, b = block of the row, nb =
  * blocks per row, g = 4-byte chunk of a block.
@@ -587,6 +588,8 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
     }
 }
 
+#include "backends/cpu/x86/attend.inc.c"
+
 #define X86_PATH(path_name, missing_fn)                                                            \
     {                                                                                              \
         .name = path_name, .missing = missing_fn,                                                  \
@@ -600,5 +603,5 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
                      [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
                      [TS_TYPE_Q8_K] = quantize_q8_K},                                              \
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
-        .softmax = softmax, .silu_mul = silu_mul,                                                  \
+        .softmax = softmax, .silu_mul = silu_mul, .attend = attend, .attend_q = RP_LANES,          \
     }
