@@ -266,7 +266,8 @@ static inline rp_vi rp_zero_i(void) { return _mm256_setzero_si256(); }
 static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return _mm256_add_epi32(a, b); }
 static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm256_sub_epi32(a, b); }
 static inline rp_vi rp_set32(int32_t v) { return _mm256_set1_epi32(v); }
-/* w <= 128 here (maddubs saturates beyond): Q4_1, Q5_0; Q8_0 signs first */
+/* w <= 128 here (maddubs saturates beyond): the unsigned quants are at
+ * most 63 (Q6_K's q + 32); Q8_0 and IQ4_NL take dot_ss instead */
 static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) {
     return _mm256_add_epi32(acc,
                             _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
