@@ -60,6 +60,9 @@ typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;             /* q·d
 typedef struct { uint16_t d, s; int8_t qs[QK8_1]; } block_q8_1;          /* s = d·Σq */
 typedef struct { uint16_t d; uint8_t qs[QK4_NL / 2]; } block_iq4_nl;     /* kvalues[q]·d */
 
+/* IQ4_NL's 16 levels, ascending (quant_legacy.c). */
+extern const int8_t ts_iq4nl_levels[16];
+
 /* --------------------------------------------------- K-quants (QK = 256) */
 
 typedef struct {

@@ -25,8 +25,8 @@
 
 /* IQ4_NL's levels (ggml's kvalues_iq4nl): non-uniform, denser near zero
  * where weights cluster; sorted ascending. */
-static const int8_t iq4nl_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                        1,    13,   25,  38,  53,  69,  89,  113};
+const int8_t ts_iq4nl_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                    1,    13,   25,  38,  53,  69,  89,  113};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -340,7 +340,8 @@ float ts_vec_dot_q8_0(const void *vx, const void *vy, int64_t n) {
 static int iq4nl_index(float v) {
     const float v2 = v + v;
     int idx = 0;
-    for (int i = 1; i < 16; i++) idx += !(v2 < (float)(iq4nl_levels[i - 1] + iq4nl_levels[i]));
+    for (int i = 1; i < 16; i++)
+        idx += !(v2 < (float)(ts_iq4nl_levels[i - 1] + ts_iq4nl_levels[i]));
     return idx;
 }
 
@@ -349,7 +350,7 @@ static int iq4nl_index(float v) {
 static void iq4nl_fit(const float *x, const float *w, float id, float *sumqx, float *sumq2) {
     float sqx = 0.0f, sq2 = 0.0f;
     for (int j = 0; j < QK; j++) {
-        const float k = iq4nl_levels[iq4nl_index(id * x[j])];
+        const float k = ts_iq4nl_levels[iq4nl_index(id * x[j])];
         sqx += w[j] * k * x[j];
         sq2 += w[j] * k * k;
     }
@@ -373,13 +374,13 @@ static float iq4nl_scale(const float *x) {
         }
     }
     if (amax < 1e-15f) return 0.0f; /* ggml's GROUP_MAX_EPS: all zero */
-    const float d0 = -max / (float)iq4nl_levels[0];
+    const float d0 = -max / (float)ts_iq4nl_levels[0];
     float sumqx, sumq2;
     iq4nl_fit(x, w, 1.0f / d0, &sumqx, &sumq2);
     float d = sumq2 > 0 ? sumqx / sumq2 : 0.0f;
     float best = d * sumqx;
     for (int t = -7; t <= 7; t++) {
-        iq4nl_fit(x, w, (float)(t + iq4nl_levels[0]) / max, &sumqx, &sumq2);
+        iq4nl_fit(x, w, (float)(t + ts_iq4nl_levels[0]) / max, &sumqx, &sumq2);
         if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
             d = sumqx / sumq2;
             best = d * sumqx;
@@ -406,7 +407,7 @@ void ts_dequantize_row_iq4_nl(const void *vx, float *y, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++, y += QK) {
         const float d = ts_half_to_float(x[b].d);
         unpack_levels(x[b].qs, 0, q);
-        for (int j = 0; j < QK; j++) y[j] = (float)iq4nl_levels[q[j]] * d;
+        for (int j = 0; j < QK; j++) y[j] = (float)ts_iq4nl_levels[q[j]] * d;
     }
 }
 
@@ -418,7 +419,7 @@ float ts_vec_dot_iq4_nl(const void *vx, const void *vy, int64_t n) {
     for (int64_t b = 0; b < n / QK; b++) {
         unpack_levels(x[b].qs, 0, q);
         int sumi = 0;
-        for (int j = 0; j < QK; j++) sumi += iq4nl_levels[q[j]] * y[b].qs[j];
+        for (int j = 0; j < QK; j++) sumi += ts_iq4nl_levels[q[j]] * y[b].qs[j];
         sumf += (ts_half_to_float(x[b].d) * ts_half_to_float(y[b].d)) * (float)sumi;
     }
     return sumf;

@@ -7,6 +7,11 @@ to the scalar path's (1 thread, one batch).
 - test_tiny_paths (fast): every committed tiny model (tests/data/llama/tiny,
   tests/data/qwen/tiny: F32, F16, Q8_0, Q4_0 weights, F16 tied output, GQA,
   MQA, YaRN, qwen2 biases, qwen3 norms).
+- test_tiny_types_paths (fast): a tiny llama of every other weight type
+  (BF16, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K … Q6_K), written by make_tiny_llama
+  into a temporary folder: n_embd 256 for the K-quants' blocks, 72 vocab
+  rows (a partial 16-row group), every other one with a tied output (its
+  embedding rows unpacked from the repacked copy).
 - test_smollm2_paths (model): SmolLM2-135M-Instruct Q4_1 (repacked Q4_1 and
   Q8_0 kernels), 64 tokens of the long-500 prompt.
 - test_qwen_coder_paths (model-large, skipped without the file):
@@ -61,6 +66,21 @@ def write_ids(tmp_path, ids):
 @pytest.mark.parametrize("model", TINY, ids=[m.name for m in TINY])
 def test_tiny_paths(model, tmp_path):
     ids = write_ids(tmp_path, [(7 * i + 3) % 64 for i in range(40)])  # every tiny vocab has 64
+    check_paths(model, ids, tmp_path)
+
+
+TYPES = ["BF16", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+
+
+@pytest.mark.parametrize("wtype", TYPES)
+def test_tiny_types_paths(wtype, tmp_path):
+    model = tmp_path / f"tiny-{wtype}.gguf"
+    tied = TYPES.index(wtype) % 2
+    subprocess.run([os.environ["MAKE_TINY_LLAMA"], str(model), "--n-layer", "1", "--n-embd", "256",
+                    "--n-head", "4", "--n-head-kv", "2", "--n-ff", "512", "--n-vocab", "72",
+                    "--n-ctx", "64", "--seed", str(10 + TYPES.index(wtype)), "--type", wtype,
+                    "--tied", str(tied)], check=True, capture_output=True)
+    ids = write_ids(tmp_path, [(7 * i + 3) % 72 for i in range(40)])
     check_paths(model, ids, tmp_path)
 
 

@@ -9,7 +9,7 @@
  * Usage:
  *   make_tiny_llama OUT.gguf [--n-layer 2] [--n-embd 64] [--n-head 4]
  *       [--n-head-kv 4] [--n-ff 128] [--n-vocab 96] [--n-ctx 128]
- *       [--rope-base 10000] [--rms-eps 1e-5] [--seed 1] [--type F32|F16|Q8_0|Q4_0|Q4_1]
+ *       [--rope-base 10000] [--rms-eps 1e-5] [--seed 1] [--type F32|F16|BF16|Q4_0|…]
  *       [--tied 0|1] [--arch llama|qwen2|qwen3] [--head-dim N]
  *       [--rope-scaling yarn --rope-scaling-factor F --rope-orig-ctx N]
  *
@@ -24,8 +24,10 @@
  * U(-0.1, 0.1), drawn right after attn_output.weight. For llama the stream
  * and the file are exactly what they were before --arch existed.
  * Norm weights and biases are always F32; every
- * 2-D weight has --type (quantized with ts_quantize_row, which matches
- * llama.cpp's reference quantizers bit for bit).
+ * 2-D weight has --type, any type with a dot product (F32, F16, BF16,
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K … Q6_K), quantized with
+ * ts_quantize_row, which matches llama.cpp's reference quantizers bit for
+ * bit; a K-quant needs n_embd, n_ff and n_head·head_dim multiples of 256.
  *
  * Tokenizer: tokenizer.ggml.model "gpt2", n_vocab tokens, no merges. Token i
  * < 256 is GPT-2's byte-level character for byte i (so token 10 is "Ċ",
@@ -125,12 +127,34 @@ static void byte_char(int b, char *out)
     }
 }
 
+/* llama.cpp's llama_ftype of a file whose weights are all `type` (the K-quants:
+ * their _S mixes; informational only). */
+static uint32_t file_type(ts_type type)
+{
+    switch (type) {
+    case TS_TYPE_F32: return 0;
+    case TS_TYPE_F16: return 1;
+    case TS_TYPE_Q4_0: return 2;
+    case TS_TYPE_Q4_1: return 3;
+    case TS_TYPE_Q5_0: return 8;
+    case TS_TYPE_Q5_1: return 9;
+    case TS_TYPE_Q2_K: return 10;
+    case TS_TYPE_Q3_K: return 11;
+    case TS_TYPE_Q4_K: return 14;
+    case TS_TYPE_Q5_K: return 16;
+    case TS_TYPE_Q6_K: return 18;
+    case TS_TYPE_IQ4_NL: return 25;
+    case TS_TYPE_BF16: return 32;
+    default: return 7; /* Q8_0 */
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: make_tiny_llama OUT.gguf [--n-layer N] [--n-embd N] [--n-head N] "
                         "[--n-head-kv N] [--n-ff N] [--n-vocab N] [--n-ctx N] [--rope-base F] "
-                        "[--rms-eps F] [--seed N] [--type F32|F16|Q8_0|Q4_0|Q4_1] [--tied 0|1] "
+                        "[--rms-eps F] [--seed N] [--type F32|F16|BF16|Q4_0|...|Q6_K] [--tied 0|1] "
                         "[--arch llama|qwen2|qwen3] [--head-dim N] [--rope-scaling yarn] "
                         "[--rope-scaling-factor F] [--rope-orig-ctx N]\n");
         return 2;
@@ -171,12 +195,7 @@ int main(int argc, char **argv)
         }
     }
     ts_type type;
-    if (!strcmp(tname, "F32")) type = TS_TYPE_F32;
-    else if (!strcmp(tname, "F16")) type = TS_TYPE_F16;
-    else if (!strcmp(tname, "Q8_0")) type = TS_TYPE_Q8_0;
-    else if (!strcmp(tname, "Q4_0")) type = TS_TYPE_Q4_0;
-    else if (!strcmp(tname, "Q4_1")) type = TS_TYPE_Q4_1;
-    else {
+    if (!ts_type_from_name(tname, &type) || !ts_type_has_vec_dot(type)) {
         fprintf(stderr, "make_tiny_llama: unsupported --type %s\n", tname);
         return 2;
     }
@@ -215,9 +234,7 @@ int main(int argc, char **argv)
     if (head_dim) snprintf(name + strlen(name), sizeof name - strlen(name), "-HD%ld", hd);
     if (rope_scaling) snprintf(name + strlen(name), sizeof name - strlen(name), "-%s", rope_scaling);
     ts_gguf_writer_set_str(w, "general.name", name);
-    ts_gguf_writer_set_u32(w, "general.file_type",
-                           type == TS_TYPE_F32 ? 0 : type == TS_TYPE_F16 ? 1 : type == TS_TYPE_Q4_0 ? 2
-                           : type == TS_TYPE_Q4_1 ? 3 : 7);
+    ts_gguf_writer_set_u32(w, "general.file_type", file_type(type));
     char key[96];
 #define K(s) (snprintf(key, sizeof key, "%s." s, arch), key)
     ts_gguf_writer_set_u32(w, K("context_length"), (uint32_t)n_ctx);

@@ -172,6 +172,10 @@ void ts_cpu_gemm_ref(ts_type type, const cpu_gemm_args *a);
 #define TS_RP_ROWS 16 /* rows interleaved in a repacked group */
 
 /* One block of 16 rows of each repacked type (repack.c has the layouts). */
+typedef struct rp_q4_0 { /* also IQ4_NL: its nibbles index the levels */
+    uint16_t d[TS_RP_ROWS];
+    uint8_t qs[4][TS_RP_ROWS][4];
+} rp_q4_0;
 typedef struct rp_q4_1 {
     uint16_t d[TS_RP_ROWS], m[TS_RP_ROWS];
     uint8_t qs[4][TS_RP_ROWS][4];
@@ -181,15 +185,37 @@ typedef struct rp_q5_0 {
     uint64_t qh[4][2];
     uint8_t qs[4][TS_RP_ROWS][4];
 } rp_q5_0;
+typedef struct rp_q5_1 {
+    uint16_t d[TS_RP_ROWS], m[TS_RP_ROWS];
+    uint64_t qh[4][2];
+    uint8_t qs[4][TS_RP_ROWS][4];
+} rp_q5_1;
 typedef struct rp_q8_0 {
     uint16_t d[TS_RP_ROWS];
     uint8_t qs[8][TS_RP_ROWS][4];
 } rp_q8_0;
+typedef struct rp_q2_K {
+    uint16_t d[TS_RP_ROWS], dmin[TS_RP_ROWS];
+    uint8_t sc[16][TS_RP_ROWS];
+    uint8_t qs[16][TS_RP_ROWS][4];
+} rp_q2_K;
+typedef struct rp_q3_K {
+    uint16_t d[TS_RP_ROWS];
+    int8_t sc[16][TS_RP_ROWS];
+    uint64_t hm[16][4];
+    uint8_t qs[16][TS_RP_ROWS][4];
+} rp_q3_K;
 typedef struct rp_q4_K {
     uint16_t d[TS_RP_ROWS], dmin[TS_RP_ROWS];
     uint8_t sc[8][TS_RP_ROWS], mn[8][TS_RP_ROWS];
     uint8_t qs[4][8][TS_RP_ROWS][4];
 } rp_q4_K;
+typedef struct rp_q5_K {
+    uint16_t d[TS_RP_ROWS], dmin[TS_RP_ROWS];
+    uint8_t sc[8][TS_RP_ROWS], mn[8][TS_RP_ROWS];
+    uint64_t qh[4][8][2];
+    uint8_t qs[4][8][TS_RP_ROWS][4];
+} rp_q5_K;
 typedef struct rp_q6_K {
     uint16_t d[TS_RP_ROWS];
     int8_t sc[16][TS_RP_ROWS];

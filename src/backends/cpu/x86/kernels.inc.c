@@ -5,14 +5,19 @@
  * bitwise what the scalar path computes (docs/ARCHITECTURE.md, "Reduction
  * order"):
  *
- *  - repacked Q4_1, Q5_0, Q8_0, Q4_K, Q6_K (repack.c's 16-row layouts):
- *    one row per 32-bit lane; broadcast activation bytes times 4 bytes of
- *    every row give each lane its row's exact integer block (and
+ *  - repacked weights of every quantized type (Q4_0, Q4_1, Q5_0, Q5_1,
+ *    Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; repack.c's 16-row
+ *    layouts): one row per 32-bit lane; broadcast activation bytes times 4
+ *    bytes of every row give each lane its row's exact integer block (and
  *    sub-block) sums; the lane applies its row's float formula in the
  *    reference's order and adds the block to its accumulator, block after
  *    block, as the scalar loop. A block's weights are read once for every
  *    token of the call (matmul.c passes at most TILE_TOKENS tokens).
- *  - F16, F32 dots: the TS_LANES = 32 partial sums are four 8-lane
+ *    Quants are made unsigned for vpdpbusd / maddubs by an offset whose
+ *    share is subtracted from the exact sum (Q4_0's −8, Q5_0's −16, Q3_K's
+ *    −4, Q6_K's −32: from the activations' sums; Q8_0's and IQ4_NL's +128
+ *    on AVX-512), or kept signed with |w| × (y with w's sign) on AVX2.
+ *  - F16, BF16, F32 dots: the TS_LANES = 32 partial sums are four 8-lane
  *    registers (element i in lane i mod 32), folded in the contract's tree.
  *  - vector primitives (mad, softmax with an 8-lane ts_expf, silu_mul)
  *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
@@ -20,7 +25,9 @@
  *  - fused attention, one query per lane (attend.inc.c).
  *
  * Legend: r = row of a group, j = token, b = block of the row, nb =
- * blocks per row, g = 4-byte chunk of a block.
+ * blocks per row, g = 4-byte chunk of a block, h = lane set (AVX2: rows
+ * 8h..8h + 7 of the group), k = sub-block (or 2-bit field), p = 64-element
+ * part of a K-quant super-block.
  */
 #include "backends/cpu/cpu-impl.h"
 #include "core/fmath-impl.h"
@@ -82,7 +89,14 @@ static inline __m256 load8_f16(const uint16_t *p) {
         return fold32_tail(v, tail);                                                               \
     }
 
+/* bfloat16 is the top half of a float. */
+static inline __m256 load8_bf16(const uint16_t *p) {
+    const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+}
+
 FLOAT_DOT(dot_f16, uint16_t, load8_f16, _cvtsh_ss)
+FLOAT_DOT(dot_bf16, uint16_t, load8_bf16, ts_bf16_to_fp32)
 FLOAT_DOT(dot_f32, float, _mm256_loadu_ps, )
 
 /* One output row per (token, weight row): the float dot of each. */
@@ -97,6 +111,7 @@ FLOAT_DOT(dot_f32, float, _mm256_loadu_ps, )
     }
 
 FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
+FLOAT_GEMM(gemm_bf16, uint16_t, dot_bf16)
 FLOAT_GEMM(gemm_f32, float, dot_f32)
 
 /* acc[i] = acc[i] + v[i]·p. */
@@ -208,10 +223,18 @@ static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm512_sub_epi32(a, b); 
 static inline rp_vi rp_set32(int32_t v) { return _mm512_set1_epi32(v); }
 /* acc + Σ over each 4 bytes of w (u8, <= 255) × y (s8) */
 static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) { return _mm512_dpbusd_epi32(acc, w, y); }
-/* bytes of w with bit 4 set where mask bit i is set (Q5_0's fifth bit) */
-static inline rp_vi rp_bit4(rp_vi w, uint64_t mask) {
-    return _mm512_mask_blend_epi8(mask, w, _mm512_or_si512(w, rp_set8(0x10)));
+/* bytes of w or `bit` where bit i of mask is set: byte i is row i / 4's
+ * (a high bit of Q5_0, Q5_1, Q3_K, Q5_K; h, the lane set, is always 0) */
+static inline rp_vi rp_bits(rp_vi w, uint64_t mask, int h, int bit) {
+    (void)h;
+    return _mm512_mask_blend_epi8(mask, w, _mm512_or_si512(w, rp_set8(bit)));
 }
+/* byte i → table[byte i] (each byte 0..15) */
+static inline rp_vi rp_lut16(const int8_t table[16], rp_vi idx) {
+    return _mm512_shuffle_epi8(
+        _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)table)), idx);
+}
+static inline rp_vi rp_xor(rp_vi a, rp_vi b) { return _mm512_xor_si512(a, b); }
 static inline rp_vf rp_halves(const uint16_t *h) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)h));
 }
@@ -223,6 +246,8 @@ static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm512_add_ps(a, b); }
 static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return _mm512_sub_ps(a, b); }
 static inline void rp_store(float *p, rp_vf v) { _mm512_storeu_ps(p, v); }
 static inline rp_vi rp_mullo(rp_vi a, rp_vi b) { return _mm512_mullo_epi32(a, b); }
+static inline rp_vi rp_srl16(rp_vi a, int n) { return _mm512_srl_epi16(a, _mm_cvtsi32_si128(n)); }
+static inline rp_vi rp_srl32(rp_vi a, int n) { return _mm512_srl_epi32(a, _mm_cvtsi32_si128(n)); }
 /* RP_LANES bytes, zero- or sign-extended to int32 lanes */
 static inline rp_vi rp_u8_i32(const void *p) {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
@@ -242,7 +267,8 @@ static inline rp_vi rp_zero_i(void) { return _mm256_setzero_si256(); }
 static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return _mm256_add_epi32(a, b); }
 static inline rp_vi rp_sub_i(rp_vi a, rp_vi b) { return _mm256_sub_epi32(a, b); }
 static inline rp_vi rp_set32(int32_t v) { return _mm256_set1_epi32(v); }
-/* w <= 128 here (maddubs saturates beyond): Q4_1, Q5_0; Q8_0 signs first */
+/* w <= 128 here (maddubs saturates beyond): the unsigned quants are at
+ * most 63 (Q6_K's q + 32); Q8_0 and IQ4_NL take dot_ss instead */
 static inline rp_vi rp_dot(rp_vi acc, rp_vi w, rp_vi y) {
     return _mm256_add_epi32(acc,
                             _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)));
@@ -256,9 +282,15 @@ static inline __m256i bits32(uint32_t x) {
     return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi64x(-1));
 }
 
-static inline rp_vi rp_bit4(rp_vi w, uint32_t mask) {
-    return _mm256_or_si256(w, _mm256_and_si256(bits32(mask), rp_set8(0x10)));
+/* the mask's 32 bits of lane set h: rows 8h..8h + 7 */
+static inline rp_vi rp_bits(rp_vi w, uint64_t mask, int h, int bit) {
+    return _mm256_or_si256(w, _mm256_and_si256(bits32((uint32_t)(mask >> (32 * h))), rp_set8(bit)));
 }
+static inline rp_vi rp_lut16(const int8_t table[16], rp_vi idx) {
+    return _mm256_shuffle_epi8(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)table)), idx);
+}
+static inline rp_vi rp_xor(rp_vi a, rp_vi b) { return _mm256_xor_si256(a, b); }
 static inline rp_vf rp_halves(const uint16_t *h) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
 }
@@ -270,6 +302,8 @@ static inline rp_vf rp_add(rp_vf a, rp_vf b) { return _mm256_add_ps(a, b); }
 static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return _mm256_sub_ps(a, b); }
 static inline void rp_store(float *p, rp_vf v) { _mm256_storeu_ps(p, v); }
 static inline rp_vi rp_mullo(rp_vi a, rp_vi b) { return _mm256_mullo_epi32(a, b); }
+static inline rp_vi rp_srl16(rp_vi a, int n) { return _mm256_srl_epi16(a, _mm_cvtsi32_si128(n)); }
+static inline rp_vi rp_srl32(rp_vi a, int n) { return _mm256_srl_epi32(a, _mm_cvtsi32_si128(n)); }
 static inline rp_vi rp_u8_i32(const void *p) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
 }
@@ -363,101 +397,204 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf
         i1 = rp_dot(i1, q[g + 4], rp_bcast(y->qs + 16 + 4 * g));                                   \
     }
 
-/* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s). */
+/* Q4_0 × Q8_0: (sumi·dx)·dy with sumi = Σ q·y − 8·Σ y, q = nibble. */
+// clang-format off
+RP_GEMM(gemm_rp_q4_0, rp_q4_0, block_q8_0, 32,
+        RP_NIBBLES
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_ISUM_NIBBLES
+        i0 = rp_sub_i(i0, rp_set32(8 * ysum32(y->qs)));,
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(sumi, dx), rp_set1(half(&y->d))));)
+// clang-format on
+
+/* A block × Q8_1: ((dx·dy)·sumi + m·s). */
+#define RP_BLOCK_Q8_1                                                                              \
+    const rp_vf e =                                                                                \
+        rp_add(rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi), rp_mul(mx, rp_set1(half(&y->s))));  \
+    acc[j] = rp_add(acc[j], e);
+
+/* Q4_1 × Q8_1, q = nibble. */
 // clang-format off
 RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1, 32,
         RP_NIBBLES
         const rp_vf dx = rp_halves(blk->d + r0);
         const rp_vf mx = rp_halves(blk->m + r0);,
         RP_ISUM_NIBBLES,
-        const rp_vf e = rp_add(rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi),
-                               rp_mul(mx, rp_set1(half(&y->s))));
-        acc[j] = rp_add(acc[j], e);)
+        RP_BLOCK_Q8_1)
 // clang-format on
 
-/* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y, q = nibble + 16·bit. */
-#if X86_AVX512
-#define RP_Q5_BITS(g)                                                                              \
-    q[g] = rp_bit4(q[g], blk->qh[g][0]), q[g + 4] = rp_bit4(q[g + 4], blk->qh[g][1]);
-#else
-#define RP_Q5_BITS(g)                                                                              \
-    q[g] = rp_bit4(q[g], (uint32_t)(blk->qh[g][0] >> (32 * h)));                                   \
-    q[g + 4] = rp_bit4(q[g + 4], (uint32_t)(blk->qh[g][1] >> (32 * h)));
-#endif
+/* The fifth bits of Q5_0 and Q5_1: q = nibble + 16·bit. */
+#define RP_Q5_BITS                                                                                 \
+    for (int g = 0; g < 4; g++) {                                                                  \
+        q[g] = rp_bits(q[g], blk->qh[g][0], h, 0x10);                                              \
+        q[g + 4] = rp_bits(q[g + 4], blk->qh[g][1], h, 0x10);                                      \
+    }
+
+/* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y. */
 // clang-format off
 RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0, 32,
         RP_NIBBLES
-        for (int g = 0; g < 4; g++) { RP_Q5_BITS(g) }
+        RP_Q5_BITS
         const rp_vf dx = rp_halves(blk->d + r0);,
         RP_ISUM_NIBBLES
         i0 = rp_sub_i(i0, rp_set32(16 * ysum32(y->qs)));,
         acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
 // clang-format on
 
-/* Q8_0 × Q8_0: (dx·dy)·sumi. The weights are stored + 128: AVX-512 takes
- * them unsigned and subtracts 128·Σ y; AVX2 turns them back to signed and
- * multiplies |w| by y with w's sign (maddubs would saturate on 255·127). */
+/* Q5_1 × Q8_1. */
+// clang-format off
+RP_GEMM(gemm_rp_q5_1, rp_q5_1, block_q8_1, 32,
+        RP_NIBBLES
+        RP_Q5_BITS
+        const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->m + r0);,
+        RP_ISUM_NIBBLES,
+        RP_BLOCK_Q8_1)
+// clang-format on
+
+/* Signed weight bytes q[g] (g < 8, paired with activation bytes 4g) ×
+ * Q8_0: AVX-512 takes them + 128 (RP_S8_BIAS), unsigned, and subtracts
+ * 128·Σ y; AVX2 keeps them signed and multiplies |w| by y with w's sign
+ * (maddubs would saturate on 255·127). */
 #if X86_AVX512
-#define RP_Q8_ISUM                                                                                 \
+#define RP_S8_BIAS 0x80
+#define RP_S8_ISUM                                                                                 \
     for (int g = 0; g < 8; g += 2) {                                                               \
         i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));                                            \
         i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));                                    \
     }                                                                                              \
     i0 = rp_sub_i(i0, rp_set32(128 * ysum32(y->qs)));
-#define RP_Q8_DECODE                                                                               \
-    rp_vi q[8];                                                                                    \
-    for (int g = 0; g < 8; g++) q[g] = rp_load(&blk->qs[g][r0]);
 #else
+#define RP_S8_BIAS 0
 /* Σ s8 × s8 over each 4 bytes, as |a| × (b with a's sign): exact, since
  * |a| <= 128 and |b| <= 127 keep maddubs' pair sums within int16. */
 static inline __m256i dot_ss(__m256i a, __m256i b) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)),
                              _mm256_set1_epi16(1));
 }
-#define RP_Q8_ISUM                                                                                 \
+#define RP_S8_ISUM                                                                                 \
     for (int g = 0; g < 8; g += 2) {                                                               \
         i0 = _mm256_add_epi32(i0, dot_ss(q[g], rp_bcast(y->qs + 4 * g)));                          \
         i1 = _mm256_add_epi32(i1, dot_ss(q[g + 1], rp_bcast(y->qs + 4 * g + 4)));                  \
     }
-#define RP_Q8_DECODE                                                                               \
-    rp_vi q[8];                                                                                    \
-    for (int g = 0; g < 8; g++) q[g] = _mm256_xor_si256(rp_load(&blk->qs[g][r0]), rp_set8(0x80));
 #endif
+
+/* Q8_0 × Q8_0: (dx·dy)·sumi; the weights are stored + 128. */
 // clang-format off
 RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
-        RP_Q8_DECODE
+        rp_vi q[8];
+        for (int g = 0; g < 8; g++)
+            q[g] = rp_xor(rp_load(&blk->qs[g][r0]), rp_set8(0x80 ^ RP_S8_BIAS));
         const rp_vf dx = rp_halves(blk->d + r0);,
-        RP_Q8_ISUM,
+        RP_S8_ISUM,
         acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
 // clang-format on
 
-/* Q4_K × Q8_K per super-block: d·isum − dmin·msum, d = dx·dy, dmin =
- * dminx·dy; isum = Σ_j sc_j·(Σ q·y over sub-block j), msum = Σ_j m_j·(the
- * two Q8_K sums of 16 of sub-block j). Chunk (p, g): low nibbles pair with
- * activation bytes 64p + 4g, high ones with 64p + 32 + 4g. */
+/* IQ4_NL × Q8_0: (dx·dy)·sumi, sumi = Σ level[q]·y; the nibbles of
+ * RP_NIBBLES (q[g + 4] pairs with bytes 16 + 4g = 4(g + 4)) looked up in
+ * the levels table (+ RP_S8_BIAS). */
+// clang-format off
+RP_GEMM(gemm_rp_iq4_nl, rp_q4_0, block_q8_0, 32,
+        int8_t lv[16];
+        for (int l = 0; l < 16; l++) lv[l] = (int8_t)(ts_iq4nl_levels[l] ^ RP_S8_BIAS);
+        RP_NIBBLES
+        for (int g = 0; g < 8; g++) q[g] = rp_lut16(lv, q[g]);
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_S8_ISUM,
+        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(half(&y->d))), sumi));)
+// clang-format on
+
+/* ------------------------------------------------------------ K-quants */
+
+/* A super-block with scales only × Q8_K: (dx·dy)·isum. */
+#define RP_BLOCK_K acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(y->d)), sumi));
+/* With mins: d·isum − dmin·msum, d = dx·dy, dmin = dminx·dy. */
+#define RP_BLOCK_KMIN                                                                              \
+    const rp_vf dy = rp_set1(y->d);                                                                \
+    const rp_vf e = rp_sub(rp_mul(rp_mul(dx, dy), sumi), rp_mul(rp_mul(mx, dy), rp_cvt(ms)));      \
+    acc[j] = rp_add(acc[j], e);
+
+/* Q2_K, Q3_K's 2-bit fields: chunk 8hh + g holds bytes 32hh + 4g..+3,
+ * whose bits 2k..2k+1 are elements 128hh + 32k + 4g..+3 (sub-block 8hh +
+ * 2k + g / 4). BITS may add to the field f; SC(j) gives sub-block j's
+ * scale lanes. isum = Σ_j SC(j)·(Σ f·y over sub-block j). */
+#define RP_2BIT_ISUM(BITS, SC)                                                                     \
+    for (int hh = 0; hh < 2; hh++)                                                                 \
+        for (int k = 0; k < 4; k++) {                                                              \
+            rp_vi s[2] = {rp_zero_i(), rp_zero_i()};                                               \
+            for (int g = 0; g < 8; g++) {                                                          \
+                rp_vi f = rp_and(rp_srl16(rp_load(&blk->qs[8 * hh + g][r0]), 2 * k), rp_set8(3));  \
+                BITS                                                                               \
+                s[g / 4] = rp_dot(s[g / 4], f, rp_bcast(y->qs + 128 * hh + 32 * k + 4 * g));       \
+            }                                                                                      \
+            i0 = rp_add_i(i0, rp_mullo(s[0], SC(8 * hh + 2 * k)));                                 \
+            i1 = rp_add_i(i1, rp_mullo(s[1], SC(8 * hh + 2 * k + 1)));                             \
+        }
+
+/* Q2_K × Q8_K: scale = the low nibble of sc, min = the high one; msum =
+ * Σ_k min_k·bsums_k. */
+#define RP_Q2_SC(j) rp_and(rp_u8_i32(blk->sc[j] + r0), rp_set32(15))
+// clang-format off
+RP_GEMM(gemm_rp_q2_K, rp_q2_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->dmin + r0);,
+        RP_2BIT_ISUM(, RP_Q2_SC)
+        rp_vi ms = rp_zero_i();
+        for (int k = 0; k < 16; k++)
+            ms = rp_add_i(ms, rp_mullo(rp_srl32(rp_u8_i32(blk->sc[k] + r0), 4),
+                                       rp_set32(y->bsums[k])));,
+        RP_BLOCK_KMIN)
+// clang-format on
+
+/* Q3_K × Q8_K: f = q + 4 (the 2 low bits, + 4 where the high bit is set),
+ * so isum = Σ_j sc_j·(Σ f·y) − 4·Σ_j sc_j·bsums_j. */
+#define RP_Q3_BITS f = rp_bits(f, blk->hm[8 * hh + g][k], h, 0x04);
+#define RP_Q3_SC(j) rp_i8_i32(blk->sc[j] + r0)
+// clang-format off
+RP_GEMM(gemm_rp_q3_K, rp_q3_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);,
+        RP_2BIT_ISUM(RP_Q3_BITS, RP_Q3_SC)
+        for (int k = 0; k < 16; k++)
+            i1 = rp_sub_i(i1, rp_mullo(RP_Q3_SC(k), rp_set32(4 * y->bsums[k])));,
+        RP_BLOCK_K)
+// clang-format on
+
+/* Q4_K, Q5_K × Q8_K per super-block: isum = Σ_j sc_j·(Σ q·y over
+ * sub-block j), msum = Σ_j m_j·(the two Q8_K sums of 16 of sub-block j).
+ * Chunk (p, g): low nibbles l pair with activation bytes 64p + 4g, high
+ * ones u with 64p + 32 + 4g; BITS may add Q5_K's fifth bits. */
+#define RP_K4_ISUM(BITS)                                                                           \
+    for (int p = 0; p < 4; p++) {                                                                  \
+        rp_vi lo = rp_zero_i(), hi = rp_zero_i();                                                  \
+        for (int g = 0; g < 8; g++) {                                                              \
+            const rp_vi c = rp_load(&blk->qs[p][g][r0]);                                           \
+            rp_vi l = rp_and(c, rp_set8(0x0F)), u = rp_and(rp_srl4(c), rp_set8(0x0F));             \
+            BITS                                                                                   \
+            lo = rp_dot(lo, l, rp_bcast(y->qs + 64 * p + 4 * g));                                  \
+            hi = rp_dot(hi, u, rp_bcast(y->qs + 64 * p + 32 + 4 * g));                             \
+        }                                                                                          \
+        i0 = rp_add_i(i0, rp_mullo(lo, rp_u8_i32(blk->sc[2 * p] + r0)));                           \
+        i1 = rp_add_i(i1, rp_mullo(hi, rp_u8_i32(blk->sc[2 * p + 1] + r0)));                       \
+    }                                                                                              \
+    rp_vi ms = rp_zero_i();                                                                        \
+    for (int sb = 0; sb < 8; sb++)                                                                 \
+        ms = rp_add_i(ms, rp_mullo(rp_u8_i32(blk->mn[sb] + r0),                                    \
+                                   rp_set32(y->bsums[2 * sb] + y->bsums[2 * sb + 1])));
+#define RP_Q5_K_BITS                                                                               \
+    l = rp_bits(l, blk->qh[p][g][0], h, 0x10);                                                     \
+    u = rp_bits(u, blk->qh[p][g][1], h, 0x10);
+
 // clang-format off
 RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
         const rp_vf dx = rp_halves(blk->d + r0);
         const rp_vf mx = rp_halves(blk->dmin + r0);,
-        for (int p = 0; p < 4; p++) {
-            rp_vi lo = rp_zero_i();
-            rp_vi hi = rp_zero_i();
-            for (int g = 0; g < 8; g++) {
-                const rp_vi c = rp_load(&blk->qs[p][g][r0]);
-                lo = rp_dot(lo, rp_and(c, rp_set8(0x0F)), rp_bcast(y->qs + 64 * p + 4 * g));
-                hi = rp_dot(hi, rp_and(rp_srl4(c), rp_set8(0x0F)),
-                            rp_bcast(y->qs + 64 * p + 32 + 4 * g));
-            }
-            i0 = rp_add_i(i0, rp_mullo(lo, rp_u8_i32(blk->sc[2 * p] + r0)));
-            i1 = rp_add_i(i1, rp_mullo(hi, rp_u8_i32(blk->sc[2 * p + 1] + r0)));
-        }
-        rp_vi ms = rp_zero_i();
-        for (int sb = 0; sb < 8; sb++)
-            ms = rp_add_i(ms, rp_mullo(rp_u8_i32(blk->mn[sb] + r0),
-                                       rp_set32(y->bsums[2 * sb] + y->bsums[2 * sb + 1])));,
-        const rp_vf dy = rp_set1(y->d);
-        const rp_vf e = rp_sub(rp_mul(rp_mul(dx, dy), sumi), rp_mul(rp_mul(mx, dy), rp_cvt(ms)));
-        acc[j] = rp_add(acc[j], e);)
+        RP_K4_ISUM(),
+        RP_BLOCK_KMIN)
+RP_GEMM(gemm_rp_q5_K, rp_q5_K, block_q8_K, QK_K,
+        const rp_vf dx = rp_halves(blk->d + r0);
+        const rp_vf mx = rp_halves(blk->dmin + r0);,
+        RP_K4_ISUM(RP_Q5_K_BITS),
+        RP_BLOCK_KMIN)
 // clang-format on
 
 /* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ_k sc_k·(Σ (q+32)·y
@@ -473,7 +610,7 @@ RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
             i0 = rp_add_i(i0, rp_mullo(s, sc));
             i1 = rp_sub_i(i1, rp_mullo(sc, rp_set32(32 * y->bsums[k])));
         },
-        acc[j] = rp_add(acc[j], rp_mul(rp_mul(dx, rp_set1(y->d)), sumi));)
+        RP_BLOCK_K)
 // clang-format on
 
 /* ============================================= activation quantizers */
@@ -593,11 +730,17 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
 #define X86_PATH(path_name, missing_fn)                                                            \
     {                                                                                              \
         .name = path_name, .missing = missing_fn,                                                  \
-        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16},                              \
-        .gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16, [TS_TYPE_BF16] = gemm_bf16},  \
+        .gemm_rp = {[TS_TYPE_Q4_0] = gemm_rp_q4_0,                                                 \
+                    [TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
                     [TS_TYPE_Q5_0] = gemm_rp_q5_0,                                                 \
+                    [TS_TYPE_Q5_1] = gemm_rp_q5_1,                                                 \
                     [TS_TYPE_Q8_0] = gemm_rp_q8_0,                                                 \
+                    [TS_TYPE_IQ4_NL] = gemm_rp_iq4_nl,                                             \
+                    [TS_TYPE_Q2_K] = gemm_rp_q2_K,                                                 \
+                    [TS_TYPE_Q3_K] = gemm_rp_q3_K,                                                 \
                     [TS_TYPE_Q4_K] = gemm_rp_q4_K,                                                 \
+                    [TS_TYPE_Q5_K] = gemm_rp_q5_K,                                                 \
                     [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                                \
         .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0,                                               \
                      [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
