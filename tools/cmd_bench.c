@@ -75,6 +75,7 @@ typedef struct bench_opts {
     const char *model; /* NULL: the default model */
     int_list threads, depths;
     int32_t n_prompt, n_gen, reps;
+    int32_t n_ctx; /* 0: depth + P + N rounded up */
     size_t probe_bytes; /* per triad array */
     bool json, memory;
 } bench_opts;
@@ -119,7 +120,7 @@ enum { PARSE_OK, PARSE_HELP, PARSE_BAD };
 
 static void bench_usage(FILE *f) {
     fputs("usage: tessera bench [-m MODEL] [-t LIST] [-p N] [-n N] [-d LIST] [-r N]\n"
-          "                     [--json]\n"
+          "                     [-c N] [--json]\n"
           "       tessera bench --memory [-t LIST] [--json]\n"
           "\n"
           "Measure prompt processing (ppN) and generation (tgN) speed in tokens/s, as\n"
@@ -136,13 +137,16 @@ static void bench_usage(FILE *f) {
           "                          decoded untimed first; comma-separated (default 0)\n"
           "  -r, --repetitions N     runs of each test; mean and standard deviation of\n"
           "                          their tokens/s are reported (default 5)\n"
+          "  -c, --ctx-size N        the context's cells, at least depth + P + N (default:\n"
+          "                          that, rounded up to 256): how a short sequence runs\n"
+          "                          in a long context\n"
           "  --json                  stdout: one JSON array, one object per test, thread\n"
           "                          count and depth; progress on stderr\n"
           "  --memory                only the memory bandwidth probe, per thread count\n"
           "  -h, --help              this help\n"
           "\n"
-          "Per thread count: one model load (load ms), one context of n_ctx = largest\n"
-          "depth + P + N rounded up to 256, n_ubatch max(P, 512); a warm-up; then each\n"
+          "Per thread count: one model load (load ms), one context of n_ctx = -c or the\n"
+          "largest depth + P + N rounded up to 256, n_ubatch max(P, 512); a warm-up; then each\n"
           "test -r times on that context, its sequence emptied before each run. Token\n"
           "ids are seeded pseudo-random; no sampling.\n"
           "\n"
@@ -220,6 +224,7 @@ static bool takes_value(const char *a) {
     static const char *const names[] = {
         "-m", "--model",    "-t", "--threads", "-d", "--n-depth",
         "-p", "--n-prompt", "-n", "--n-gen",   "-r", "--repetitions",
+        "-c", "--ctx-size",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0) return true;
@@ -236,6 +241,7 @@ static bool parse_valued(const char *a, const char *v, bench_opts *o) {
     if (is_opt(a, "-d", "--n-depth")) return parse_list(a, v, 0, GEN_MAX_N_CTX, &o->depths);
     if (is_opt(a, "-p", "--n-prompt")) return parse_count(a, v, 0, GEN_MAX_N_CTX, &o->n_prompt);
     if (is_opt(a, "-n", "--n-gen")) return parse_count(a, v, 0, GEN_MAX_N_CTX, &o->n_gen);
+    if (is_opt(a, "-c", "--ctx-size")) return parse_count(a, v, 1, GEN_MAX_N_CTX, &o->n_ctx);
     return parse_count(a, v, 1, MAX_REPS, &o->reps); /* -r, --repetitions */
 }
 
@@ -281,6 +287,11 @@ static bool check_sizes(bench_opts *o) {
         cli_error("bench: depth %lld + prompt %d + generated %d tokens exceed the engine's "
                   "limit of %d cells",
                   (long long)d, o->n_prompt, o->n_gen, GEN_MAX_N_CTX);
+        return false;
+    }
+    if (o->n_ctx && o->n_ctx < cells) {
+        cli_error("bench: -c %d cells cannot hold depth %lld + prompt %d + generated %d tokens",
+                  o->n_ctx, (long long)d, o->n_prompt, o->n_gen);
         return false;
     }
     if ((o->memory || o->n_gen > 0) && !membw_array_bytes(&o->probe_bytes)) {
@@ -609,7 +620,8 @@ static int open_context(const bench *b, const ts_model *m, int32_t n_threads, ts
     const bench_opts *o = b->o;
     const int64_t cells = (int64_t)max_depth(o) + o->n_prompt + o->n_gen;
     ts_context_params cp = ts_context_default_params();
-    cp.n_ctx = (uint32_t)((cells + CTX_ROUND - 1) / CTX_ROUND * CTX_ROUND);
+    cp.n_ctx = o->n_ctx ? (uint32_t)o->n_ctx
+                        : (uint32_t)((cells + CTX_ROUND - 1) / CTX_ROUND * CTX_ROUND);
     cp.n_ubatch = (uint32_t)b->cap; /* max(P, 512): the prompt in one micro-batch */
     cp.n_threads = n_threads;
     ts_status st = ts_context_new(m, &cp, ctx);

@@ -106,6 +106,9 @@ typedef struct ts_context_stats {
     uint32_t n_cells_used;    /* KV cells holding at least one sequence */
     size_t kv_bytes;          /* KV cache size */
     size_t arena_bytes;       /* activation arena size */
+    size_t staging_bytes;     /* host staging of a micro-batch's inputs (the
+                               * attention lists: at most 4 MiB of them
+                               * whatever n_ctx) */
     size_t weight_copy_bytes; /* weights the backend copied (the CPU's
                                * repacked layouts; their file pages are
                                * released), made at context creation */

@@ -84,6 +84,7 @@ static ts_status alloc_staging(ts_context *ctx) {
     ctx->in_out = malloc(u * sizeof(int32_t));
     ctx->in_lists = malloc(l * sizeof *ctx->in_lists);
     ctx->in_idx = malloc(l * c * sizeof(int32_t));
+    ctx->stats.staging_bytes = (6 * u + l * c) * sizeof(int32_t) + l * sizeof *ctx->in_lists;
     ctx->rows_cap = (int32_t)ctx->params.n_seq_max;
     ctx->logits = malloc((size_t)ctx->rows_cap * (size_t)ctx->model->hp.n_vocab * sizeof(float));
     if (!ctx->in_tokens || !ctx->in_pos || !ctx->in_cells || !ctx->in_span || !ctx->in_out ||
