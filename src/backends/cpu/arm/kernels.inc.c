@@ -221,8 +221,6 @@ static inline int8x16_t rp_bit4(uint64_t mask, int r0) {
     return vreinterpretq_s8_u8(vandq_u8(vtstq_u8(v, bit), vdupq_n_u8(0x10)));
 }
 
-static inline float32x4_t rp_halves(const uint16_t *h) { return load4_f16(h); }
-
 /* 4 bytes, zero- or sign-extended to int32 lanes. */
 static inline int32x4_t rp_u8_i32(const uint8_t *p) {
     uint32_t v;
@@ -305,8 +303,8 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const float
 // clang-format off
 RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1, 32,
         RP_NIBBLES
-        const float32x4_t dx = rp_halves(blk->d + r0);
-        const float32x4_t mx = rp_halves(blk->m + r0);,
+        const float32x4_t dx = load4_f16(blk->d + r0);
+        const float32x4_t mx = load4_f16(blk->m + r0);,
         RP_ISUM_NIBBLES,
         const float32x4_t e = vaddq_f32(vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi),
                                         vmulq_n_f32(mx, cpu_f16(y->s)));
@@ -321,7 +319,7 @@ RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0, 32,
             q[g] = vorrq_s8(q[g], rp_bit4(blk->qh[g][0], r0));
             q[g + 4] = vorrq_s8(q[g + 4], rp_bit4(blk->qh[g][1], r0));
         }
-        const float32x4_t dx = rp_halves(blk->d + r0);,
+        const float32x4_t dx = load4_f16(blk->d + r0);,
         RP_ISUM_NIBBLES
         i0 = vsubq_s32(i0, vdupq_n_s32(16 * ysum32(y->qs)));,
         acc[j] = vaddq_f32(acc[j], vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi));)
@@ -334,7 +332,7 @@ RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
         int8x16_t q[8];
         for (int g = 0; g < 8; g++)
             q[g] = veorq_s8(rp_load(blk->qs[g][r0]), vdupq_n_s8((int8_t)0x80));
-        const float32x4_t dx = rp_halves(blk->d + r0);,
+        const float32x4_t dx = load4_f16(blk->d + r0);,
         for (int g = 0; g < 8; g += 2) {
             i0 = rp_dot(i0, q[g], rp_bcast(y->qs + 4 * g));
             i1 = rp_dot(i1, q[g + 1], rp_bcast(y->qs + 4 * g + 4));
@@ -348,8 +346,8 @@ RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
  * activation bytes 64p + 4g, high ones with 64p + 32 + 4g. */
 // clang-format off
 RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
-        const float32x4_t dx = rp_halves(blk->d + r0);
-        const float32x4_t mx = rp_halves(blk->dmin + r0);,
+        const float32x4_t dx = load4_f16(blk->d + r0);
+        const float32x4_t mx = load4_f16(blk->dmin + r0);,
         for (int p = 0; p < 4; p++) {
             int32x4_t lo = vdupq_n_s32(0);
             int32x4_t hi = vdupq_n_s32(0);
@@ -374,7 +372,7 @@ RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
  * over sub-block k of 16) − 32·Σ_k sc_k·bsums_k. */
 // clang-format off
 RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
-        const float32x4_t dx = rp_halves(blk->d + r0);,
+        const float32x4_t dx = load4_f16(blk->d + r0);,
         for (int k = 0; k < 16; k++) {
             int32x4_t s = vdupq_n_s32(0);
             for (int t = 0; t < 4; t++)
