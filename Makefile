@@ -3,6 +3,9 @@
 #   make demo     the main job on the default model (SmolLM2-135M-Instruct)
 #   make check    install dependencies, fetch the test model, build with
 #                 warnings as errors, run every test
+#   make neon-check  the ARM64 NEON paths on an x86-64 Debian machine:
+#                 cross-compiled and run under qemu-aarch64 (kernel unit
+#                 tests, tiny models' logits bitwise against the scalar path)
 #   make asan     AddressSanitizer + UndefinedBehaviorSanitizer build (clang),
 #                 running the fast tests and the fuzz corpora
 #   make fuzz     libFuzzer targets (clang); `make fuzz FUZZ_TIME=600
@@ -21,7 +24,7 @@ CMAKE ?= cmake
 
 DEMO_MODEL = $(or $(TESSERA_CACHE),$(HOME)/.cache/tessera)/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: all release demo check deps asan fuzz bench format clean
+.PHONY: all release demo check deps neon-check asan fuzz bench format clean
 
 all: release
 
@@ -53,6 +56,27 @@ check: deps
 	$(CMAKE) -S . -B build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_WERROR=ON
 	$(CMAKE) --build build-check -j$(JOBS)
 	cd build-check && ctest --output-on-failure -j$(JOBS) -LE model-large
+
+# The ARM64 paths (neon, dotprod) cross-built (cmake/aarch64-linux-gnu.cmake)
+# and run under qemu-aarch64 -cpu max, which has the dot product: the kernel
+# unit tests, then every ARM64 path's logits on the tiny models against this
+# machine's scalar path (tests/backends/test_paths_logits.py; the ARM64
+# build's scalar path too). On an ARM64 machine `make check` runs them natively.
+NEON_TESTS = test_cpu_paths|test_cpu_ops|test_core_threadpool|test_quant_float|test_quant_legacy|test_quant_k
+neon-check:
+	scripts/install-deps.sh
+	scripts/install-cross-deps.sh
+	$(CMAKE) -S . -B build-neon -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_WERROR=ON
+	$(CMAKE) --build build-neon -j$(JOBS) --target logits_tool $(subst |, ,$(NEON_TESTS))
+	$(CMAKE) -S . -B build-check -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_WERROR=ON
+	$(CMAKE) --build build-check -j$(JOBS) --target logits_tool make_tiny_llama
+	cd build-neon && ctest --output-on-failure -j$(JOBS) -R '^($(NEON_TESTS))$$'
+	TS_LOGITS_TOOL=$(CURDIR)/build-check/tests/logits_tool \
+	  MAKE_TINY_LLAMA=$(CURDIR)/build-check/tests/make_tiny_llama \
+	  TS_LOGITS_TOOL_ARM64="qemu-aarch64 -cpu max $(CURDIR)/build-neon/tests/logits_tool" \
+	  python3 -m pytest -q -s -p no:cacheprovider -k 'tiny and (arm64 or neon or dotprod)' \
+	  tests/backends/test_paths_logits.py
 
 asan:
 	scripts/install-deps.sh
@@ -93,4 +117,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-check build-asan
+	rm -rf build build-check build-asan build-neon

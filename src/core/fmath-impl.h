@@ -8,8 +8,9 @@
  *    of i (one rounding per addition, no fused multiply-add), then
  *    ts_lanes_sum folds them in a fixed tree: partial i += partial i + w
  *    for w = 16, 8, 4, 2, 1. A SIMD path keeps the partials in registers
- *    (4 × 8 lanes on AVX2, 2 × 16 on AVX-512) and folds them in the same
- *    tree; a shorter row leaves the missing partials at +0.
+ *    (4 × 8 lanes on AVX2, 2 × 16 on AVX-512, 8 × 4 on NEON) and folds
+ *    them in the same tree; a shorter row leaves the missing partials at
+ *    +0.
  *  - ts_expf: e^x by Cody–Waite reduction and a degree-6 polynomial, in
  *    plain float operations, so a vector version computes the same bits.
  *  - ts_log_d, ts_exp_d, ts_pow_d, ts_sincos_d (fmath.c): RoPE's tables,

@@ -2,13 +2,13 @@
  * test_cpu_paths.c — every ISA path's matrix kernel against the scalar
  * reference, and the reduction-order contract's arithmetic itself.
  *
- * - gemm: for each path this CPU runs (avx2, avx512) and each weight type
- *   it has a kernel for from the mapping (F32, F16, BF16), random weights
- *   and activations on odd shapes — rows not a multiple of the 8-row
- *   group, one token, a few tokens, a full tile of 64, reduction lengths
- *   of 1 and several blocks (and for the float types lengths that are not
- *   a multiple of the 32 lanes) — must give BITWISE the results of
- *   ts_cpu_gemm_ref (ts_vec_dot per element).
+ * - gemm: for each path this CPU runs (x86: avx2, avx512; ARM64: neon,
+ *   dotprod) and each weight type it has a kernel for from the mapping
+ *   (F32, F16, BF16), random weights and activations on odd shapes —
+ *   rows not a multiple of the 8-row group, one token, a few tokens, a full
+ *   tile of 64, reduction lengths of 1 and several blocks (and for the
+ *   float types lengths that are not a multiple of the 32 lanes) — must
+ *   give BITWISE the results of ts_cpu_gemm_ref (ts_vec_dot per element).
  *   A path the CPU lacks is reported as skipped.
  * - the repacked kernels (repack.c's 16-row layouts: every quantized
  *   weight type, Q4_0 … Q8_0, IQ4_NL, Q2_K … Q6_K): weights repacked, then
@@ -318,6 +318,18 @@ static void test_avx512(void **state) {
 }
 #endif
 
+#if defined(__aarch64__)
+static void test_neon(void **state) {
+    (void)state;
+    check_path(&ts_cpu_path_neon);
+}
+
+static void test_dotprod(void **state) {
+    (void)state;
+    check_path(&ts_cpu_path_dotprod);
+}
+#endif
+
 /* ts_vec_dot(F32) is the contract's sum: term i into partial i mod 32 in
  * order, then partial i += partial i + w for w = 16, 8, 4, 2, 1. */
 static void test_float_order(void **state) {
@@ -420,6 +432,10 @@ int main(void) {
 #if defined(__x86_64__)
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx512),
+#endif
+#if defined(__aarch64__)
+        cmocka_unit_test(test_neon),
+        cmocka_unit_test(test_dotprod),
 #endif
         cmocka_unit_test(test_float_order),
         cmocka_unit_test(test_expf),

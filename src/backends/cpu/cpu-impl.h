@@ -122,7 +122,7 @@ static inline size_t ts_cpu_attend_scratch(int64_t k, int64_t c) {
 /* One instruction-set path of the kernels (dispatch.c). Every function
  * computes bitwise what the scalar path's does (vec.c: the reference). */
 struct cpu_path {
-    const char *name; /* "scalar", "avx2", "avx512": TESSERA_CPU's values */
+    const char *name; /* "scalar", "avx2", "avx512", "neon", "dotprod": TESSERA_CPU's values */
     /* The feature this CPU lacks for the path ("AVX-512 VNNI"), NULL when
      * it runs here; NULL function: runs everywhere. */
     const char *(*missing)(void);
@@ -154,6 +154,7 @@ struct cpu_path {
 };
 
 extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
+extern const cpu_path ts_cpu_path_neon, ts_cpu_path_dotprod; /* ARM64 (arm/) */
 
 /* The selected path (dispatch.c); NULL when TESSERA_CPU asks for one that
  * cannot run (ts_cpu_path_check then gives the error). */

@@ -1,7 +1,8 @@
 /*
  * dispatch.c — which instruction-set path the CPU kernels run, chosen once
- * per process: the best the CPU has (CPUID, with the OS's register-state
- * support: x86/cpuid.c), or the one TESSERA_CPU names. An unknown name, or a path this CPU lacks,
+ * per process: the best the CPU has (x86: CPUID, with the OS's
+ * register-state support, x86/cpuid.c; ARM64: the kernel's AT_HWCAP bits,
+ * arm/hwcap.c), or the one TESSERA_CPU names. An unknown name, or a path this CPU lacks,
  * selects nothing: the backend then refuses to start with the reason (never a silent fallback,
  * never an illegal instruction later).
  *
@@ -35,6 +36,10 @@ static const cpu_path *const paths[] = {
 #if defined(__x86_64__) && defined(TS_CPU_X86)
     &ts_cpu_path_avx512,
     &ts_cpu_path_avx2,
+#endif
+#if defined(__aarch64__) && defined(TS_CPU_ARM)
+    &ts_cpu_path_dotprod,
+    &ts_cpu_path_neon,
 #endif
     &ts_cpu_path_scalar,
 };
