@@ -4,7 +4,7 @@
 # (ppP: a P-token prompt in one batch; tgN: N tokens one at a time), so their
 # tokens/s compare directly. Opt-in (not run by CI or `make check`).
 #
-#   bench/compare-llama.sh [-m MODEL]... [-t 1,2] [-r 5] [-p 512] [-n 64]
+#   bench/compare-llama.sh [-m MODEL]... [-t 1,2] [-r 5] [-p 512] [-n 64] [-d 0]
 #   bench/compare-llama.sh --summary build/compare-llama-DATE
 #
 #   -m MODEL  a GGUF file; repeat for several (default: SmolLM2-135M-Instruct
@@ -14,6 +14,8 @@
 #   -t LIST   thread counts, comma-separated (default 1,2)
 #   -r R      repetitions of each tool per model and thread count (default 5)
 #   -p P, -n N  prompt and generated tokens (default 512 and 64)
+#   -d LIST   depths: tokens already in the cache before each test,
+#             comma-separated (default 0), as both tools' -d
 #   --summary DIR  only the table, from the runs a comparison (perhaps an
 #             interrupted one) kept in DIR
 #
@@ -46,19 +48,20 @@ log() { echo "compare-llama: $*" >&2; }
 die() { log "$*"; exit 1; }
 bad() { usage >&2; log "$*"; exit 2; } # a usage error
 
-usage() { sed -n '7,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '7,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # ------------------------------------------------------------- options
 models=()
 summary_of=
 threads=1,2
+depths=0
 reps=5
 n_prompt=512
 n_gen=64
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    -m|-t|-r|-p|-n|--summary)
+    -m|-t|-r|-p|-n|-d|--summary)
       [[ $# -ge 2 ]] || bad "$1 needs a value"
       case "$1" in
         -m) models+=("$2") ;;
@@ -66,6 +69,7 @@ while [[ $# -gt 0 ]]; do
         -r) reps=$2 ;;
         -p) n_prompt=$2 ;;
         -n) n_gen=$2 ;;
+        -d) depths=$2 ;;
         --summary) summary_of=$2 ;;
       esac
       shift 2 ;;
@@ -73,6 +77,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $threads =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || bad "-t wants thread counts like 1,2, got '$threads'"
+[[ $depths =~ ^[0-9]+(,[0-9]+)*$ ]] || bad "-d wants depths like 0,4096, got '$depths'"
 for v in "$reps" "$n_prompt" "$n_gen"; do
   [[ $v =~ ^[0-9]+$ ]] || bad "-r, -p and -n want integers, got '$v'"
 done
@@ -133,6 +138,8 @@ for line in open(manifest):
                  "results": results})
     for r in results:
         test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
+        if r.get("n_depth"):
+            test += f" @ d{r['n_depth']}"
         g = groups.setdefault((os.path.basename(model), int(threads), test),
                               {"llama.cpp": [], "tessera": [], "bw_fraction": []})
         g[tool].append(r["avg_ts"])
@@ -201,10 +208,10 @@ run() {
   k=$(wc -l < "$manifest")
   f=$work/$k-$tool.json
   if [[ $tool == llama.cpp ]]; then
-    "$LLAMA_BENCH" -m "$model" -t "$t" -p "$n_prompt" -n "$n_gen" -r 1 -o json \
+    "$LLAMA_BENCH" -m "$model" -t "$t" -p "$n_prompt" -n "$n_gen" -d "$depths" -r 1 -o json \
       > "$f" 2> "$work/$k-$tool.log" || { tail -5 "$work/$k-$tool.log" >&2; die "llama-bench failed"; }
   else
-    "$TESSERA" bench -m "$model" -t "$t" -p "$n_prompt" -n "$n_gen" -r 1 --json \
+    "$TESSERA" bench -m "$model" -t "$t" -p "$n_prompt" -n "$n_gen" -d "$depths" -r 1 --json \
       > "$f" 2> "$work/$k-$tool.log" || { tail -5 "$work/$k-$tool.log" >&2; die "tessera bench failed"; }
   fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$model" "$t" "$i" "$f" >> "$manifest"
