@@ -255,9 +255,16 @@ static void check_attend(const cpu_path *p) {
                 ts_quantize_row(type, kf, kc, g * k * c);
                 ts_quantize_row(type, vf, vc, g * k * c);
                 for (int64_t t = 0; t < v; t++) cells[t] = (int32_t)((t * 7 + 3) % c);
-                cpu_attend_args a = {.k = kc + rs / 2, .v = vc + rs / 2, .rs = rs, .half = half,
-                                     .dim = k, .cells = cells, .scale = 0.125f, .nq = nq,
-                                     .max_len = v, .scratch = scratch};
+                cpu_attend_args a = {.k = kc + rs / 2,
+                                     .v = vc + rs / 2,
+                                     .rs = rs,
+                                     .half = half,
+                                     .dim = k,
+                                     .cells = cells,
+                                     .scale = 0.125f,
+                                     .nq = nq,
+                                     .max_len = v,
+                                     .scratch = scratch};
                 for (int i = 0; i < nq; i++) {
                     a.q[i] = q + i * k;
                     a.len[i] = (int32_t)(i == 0 ? v : 1 + (i * 37 + nq) % v);

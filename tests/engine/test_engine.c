@@ -515,6 +515,40 @@ static void test_stats(void **state) {
     ts_model_free(m);
 }
 
+/* A long context: the attention lists' staging stays small whatever n_ctx
+ * (a list per sequence set, at most 1 Mi cells in all, so 32 lists at
+ * n_ctx 32768), the arena grows by no more than the lists, and a batch of
+ * more sequence sets than that is split into micro-batches that give every
+ * sequence the logits it gets alone. */
+static void test_long_context(void **state) {
+    (void)state;
+    ts_model *m = load(MODEL);
+    ts_context_stats s1k, s32k;
+    ts_context *ctx = context(m, 1024, 512, 40, NULL);
+    ts_context_get_stats(ctx, &s1k);
+    ts_context_free(ctx);
+    ctx = context(m, 32768, 512, 40, NULL);
+    ts_context_get_stats(ctx, &s32k);
+    assert_true(s32k.staging_bytes <= (size_t)16 << 20);
+    assert_true(s32k.arena_bytes <= s1k.arena_bytes + ((size_t)4 << 20) + 4096);
+    ts_batch b;
+    assert_int_equal(ts_batch_init(&b, 40, 1), TS_OK);
+    for (ts_seq_id q = 0; q < 40; q++)
+        assert_int_equal(ts_batch_add(&b, IDS[q % 16], 0, &q, 1, true), TS_OK);
+    assert_int_equal(ts_decode(ctx, &b), TS_OK);
+    ts_context_stats s;
+    ts_context_get_stats(ctx, &s);
+    assert_int_equal(s.n_graph_compute, 2); /* 40 sequence sets: 32 + 8 */
+    for (int32_t i = 0; i < 40; i++) {
+        float *want = fresh_logits(m, &IDS[i % 16], 1);
+        assert_memory_equal(ts_get_logits(ctx, i), want, N_VOCAB * sizeof *want);
+        free(want);
+    }
+    ts_batch_free(&b);
+    ts_context_free(ctx);
+    ts_model_free(m);
+}
+
 static void test_context_params(void **state) {
     (void)state;
     ts_model *m = load(MODEL);
@@ -694,6 +728,7 @@ int main(void) {
         cmocka_unit_test(test_micro_batches),
         cmocka_unit_test(test_two_contexts),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_long_context),
         cmocka_unit_test(test_context_params),
         cmocka_unit_test(test_load_errors),
     };

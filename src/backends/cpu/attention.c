@@ -58,7 +58,8 @@ void ts_cpu_attention_work(const ts_node *n, size_t *shared, size_t *per_thread)
 static void attend_one(const cpu_path *vp, const cpu_attend_args *a, int qi) {
     const int64_t k = a->dim, L = a->len[qi], v = a->max_len;
     float *p = a->scratch, *o = a->out[qi];
-    uint16_t *q16 = (uint16_t *)(void *)((uint8_t *)a->scratch + cpu_align((size_t)v * sizeof(float)));
+    uint16_t *q16 =
+        (uint16_t *)(void *)((uint8_t *)a->scratch + cpu_align((size_t)v * sizeof(float)));
     const float *q = a->q[qi];
 
     // scores s_t = (k[c_t] · q) · scale, then the softmax weights
@@ -99,8 +100,8 @@ typedef struct att_node {
 } att_node;
 
 /* Block b of KV head kvh over tokens [j0, j1). */
-static void run_block(const cpu_compute *c, const att_node *an, int64_t j0, int64_t j1,
-                      int64_t kvh, int64_t b, int W) {
+static void run_block(const cpu_compute *c, const att_node *an, int64_t j0, int64_t j1, int64_t kvh,
+                      int64_t b, int W) {
     const size_t esz = an->kc->type == TS_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
     const size_t head_off = (size_t)(kvh * an->k) * esz;
     cpu_attend_args a = {
@@ -136,14 +137,14 @@ static void run_block(const cpu_compute *c, const att_node *an, int64_t j0, int6
 
 void ts_cpu_attention(const cpu_compute *c, const ts_node *n) {
     const att_node an = {
-        .q = &n->src[0]->t,    /* (k, h, n) F32 */
-        .kc = &n->src[1]->t,   /* (k·g, c) */
-        .vc = &n->src[2]->t,   /* (k·g, c) */
+        .q = &n->src[0]->t,  /* (k, h, n) F32 */
+        .kc = &n->src[1]->t, /* (k·g, c) */
+        .vc = &n->src[2]->t, /* (k·g, c) */
         .idx = n->src[3]->t.data,
         .span = n->src[4]->t.data,
         .n_idx = n->src[3]->t.ne[0],
         .v = max_list(n),
-        .out = &n->t,          /* (k·h, n) */
+        .out = &n->t, /* (k·h, n) */
         .k = n->src[0]->t.ne[0],
         .h = n->src[0]->t.ne[1],
         .g = n->src[1]->t.ne[0] / n->src[0]->t.ne[0],

@@ -22,7 +22,7 @@
  * i = dim, l = partial.
  */
 
-#define AV_W RP_LANES
+#define AV_W    RP_LANES
 #define AV_DIMS (X86_AVX512 ? 16 : 8) /* dims of o held in registers at a time */
 
 #if X86_AVX512
@@ -83,7 +83,8 @@ static void av_rows(const cpu_attend_args *a, const uint8_t *base, const int32_t
 /* Partial l of the score: 0 + Σ q[i]·k[i] over i ≡ l (mod 32), i in order. */
 static inline rp_vf av_partial(const float *qt, const float *kr, int64_t k, int l) {
     rp_vf p = rp_zero_f();
-    for (int64_t i = l; i < k; i += TS_LANES) p = rp_add(p, rp_mul(av_load(qt + i * AV_W), rp_set1(kr[i])));
+    for (int64_t i = l; i < k; i += TS_LANES)
+        p = rp_add(p, rp_mul(av_load(qt + i * AV_W), rp_set1(kr[i])));
     return p;
 }
 
