@@ -235,12 +235,11 @@ static void each_shape(shape_check check, const cpu_path *p, ts_type type, const
 /* The fused attention against the reference, query for query: F16 and
  * F32 caches, head dims off the 8/16-dim steps, lists of 1 to several
  * chunks of 32, lanes ending at different lengths, every block size. */
-static void check_attend(const cpu_path *p) {
-    if (!p->attend) return;
+static void check_attend_kernel(const cpu_path *p, cpu_attend_fn kernel, int max_q) {
     const int64_t c = 150, dims[] = {64, 24, 40};
     for (int half = 0; half < 2; half++)
         for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
-            for (int nq = 1; nq <= p->attend_q; nq += nq < 3 ? 1 : 5) {
+            for (int nq = 1; nq <= max_q; nq += nq < 3 ? 1 : 5) {
                 const int64_t k = dims[di], g = 2, v = 120;
                 const ts_type type = half ? TS_TYPE_F16 : TS_TYPE_F32;
                 const size_t esz = half ? 2 : 4, rs = (size_t)(g * k) * esz;
@@ -270,14 +269,20 @@ static void check_attend(const cpu_path *p) {
                     a.len[i] = (int32_t)(i == 0 ? v : 1 + (i * 37 + nq) % v);
                     a.out[i] = got + i * k;
                 }
-                p->attend(&a);
+                kernel(&a);
                 for (int i = 0; i < nq; i++) a.out[i] = want + i * k;
                 ts_cpu_attend_ref(&ts_cpu_path_scalar, &a);
                 expect_same(p->name, half ? "attend F16" : "attend F32", k, got, want, nq * k);
                 free(kf), free(vf), free(q), free(kc), free(vc), free(got), free(want);
                 free(cells), free(scratch);
             }
-    printf("path %s: fused attention bitwise equal to the reference\n", p->name);
+    printf("path %s: fused attention (%d queries) bitwise equal to the reference\n", p->name,
+           max_q);
+}
+
+static void check_attend(const cpu_path *p) {
+    if (p->attend) check_attend_kernel(p, p->attend, p->attend_q);
+    if (p->attend_narrow) check_attend_kernel(p, p->attend_narrow, p->attend_narrow_q);
 }
 
 /* min_float, min_rp: the float and repacked weight types the path must

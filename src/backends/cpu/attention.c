@@ -21,11 +21,12 @@
  * a sequence's cells lie never changes the result either.
  *
  * Work: the queries of consecutive tokens that share a list and of one KV
- * head form blocks of up to the path's `attend_q`; a path's fused kernel
+ * head form blocks of up to the path's `attend_q` (`attend_narrow_q` for
+ * a run that few queries fill, with its narrower kernel); a fused kernel
  * reads each K and V row once per block (keeping the block's weights, W ×
  * L floats, never a tokens × cells matrix). A path without one runs the
- * reference below, one query at a time. Threads split the blocks; each
- * output row is computed by one thread.
+ * reference below, one query at a time. Threads take the blocks in turn;
+ * each output row is computed by one thread.
  *
  * The softmax is not an online one (running max, rescaled sums): rounding
  * p_t to F16 needs the final sum, and that rounding is what keeps an F16
@@ -95,13 +96,24 @@ typedef struct att_node {
     const int32_t *idx, *span; /* (e), (2, n) */
     int64_t n_idx;             /* e */
     int64_t v;                 /* the longest a list may be */
-    int64_t k, h, g, G;
+    int64_t k, g, G;           /* head dim, KV heads, query heads per KV head */
     float scale;
 } att_node;
 
-/* Block b of KV head kvh over tokens [j0, j1). */
+/* The kernel for a run of nq queries per KV head, and its block size. */
+static cpu_attend_fn pick_kernel(const cpu_path *p, int64_t nq, int *W) {
+    if (p->attend_narrow && nq <= p->attend_narrow_q) {
+        *W = p->attend_narrow_q;
+        return p->attend_narrow;
+    }
+    *W = p->attend ? p->attend_q : 1;
+    return p->attend;
+}
+
+/* Block b (W queries) of KV head kvh over tokens [j0, j1), by `kernel`
+ * (NULL: the reference). */
 static void run_block(const cpu_compute *c, const att_node *an, int64_t j0, int64_t j1, int64_t kvh,
-                      int64_t b, int W) {
+                      int64_t b, int W, cpu_attend_fn kernel) {
     const size_t esz = an->kc->type == TS_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
     const size_t head_off = (size_t)(kvh * an->k) * esz;
     cpu_attend_args a = {
@@ -129,8 +141,8 @@ static void run_block(const cpu_compute *c, const att_node *an, int64_t j0, int6
         lmax = L > lmax ? L : lmax;
     }
     for (int32_t t = 0; t < lmax; t++) TS_ASSERT(a.cells[t] >= 0 && a.cells[t] < an->kc->ne[1]);
-    if (c->path->attend)
-        c->path->attend(&a);
+    if (kernel)
+        kernel(&a);
     else
         ts_cpu_attend_ref(c->path, &a);
 }
@@ -146,26 +158,21 @@ void ts_cpu_attention(const cpu_compute *c, const ts_node *n) {
         .v = max_list(n),
         .out = &n->t, /* (k·h, n) */
         .k = n->src[0]->t.ne[0],
-        .h = n->src[0]->t.ne[1],
         .g = n->src[1]->t.ne[0] / n->src[0]->t.ne[0],
         .G = n->src[0]->t.ne[1] / (n->src[1]->t.ne[0] / n->src[0]->t.ne[0]),
         .scale = TS_NODE_PARAMS(n, ts_attention_params).scale,
     };
-    const int W = c->path->attend ? c->path->attend_q : 1;
     const int64_t n_tok = an.q->ne[2];
-    // the blocks of every run of tokens sharing a list, then this thread's share
-    int64_t total = 0;
+    // the blocks of every run of tokens sharing a list, dealt to the threads
+    // in turn (a prompt's later tokens have longer lists)
+    int64_t u = 0;
     for (int64_t j0 = 0, j1; j0 < n_tok; j0 = j1) {
         for (j1 = j0 + 1; j1 < n_tok && an.span[2 * j1] == an.span[2 * j0];) j1++;
-        total += an.g * n_blocks(j1 - j0, an.G, W);
-    }
-    int64_t u0, u1, u = 0;
-    cpu_split(total, c->ith, c->nth, &u0, &u1);
-    for (int64_t j0 = 0, j1; j0 < n_tok && u < u1; j0 = j1) {
-        for (j1 = j0 + 1; j1 < n_tok && an.span[2 * j1] == an.span[2 * j0];) j1++;
+        int W;
+        const cpu_attend_fn kernel = pick_kernel(c->path, (j1 - j0) * an.G, &W);
         const int64_t nb = n_blocks(j1 - j0, an.G, W);
         for (int64_t kvh = 0; kvh < an.g; kvh++)
             for (int64_t b = 0; b < nb; b++, u++)
-                if (u >= u0 && u < u1) run_block(c, &an, j0, j1, kvh, b, W);
+                if (u % c->nth == c->ith) run_block(c, &an, j0, j1, kvh, b, W, kernel);
     }
 }

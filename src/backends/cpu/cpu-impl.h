@@ -112,6 +112,8 @@ typedef struct cpu_attend_args {
     void *scratch;             /* ts_cpu_attend_scratch(dim, max_len) floats, aligned */
 } cpu_attend_args;
 
+typedef void (*cpu_attend_fn)(const cpu_attend_args *a);
+
 /* Floats of scratch a block of head dim k over lists of at most c cells
  * needs (any path): per query its q, o (k each) and weights (c), and 32 K
  * or V rows (k each). */
@@ -149,11 +151,19 @@ struct cpu_path {
     void (*silu_mul)(float *y, const float *x, const float *g, int64_t n);
     /* Fused attention of up to attend_q queries (attention.c); NULL: the
      * reference, one query at a time on the primitives above. */
-    void (*attend)(const cpu_attend_args *a);
+    cpu_attend_fn attend;
     int attend_q;
+    /* A narrower one for runs of at most attend_narrow_q queries per KV
+     * head (a generated token's few query heads), where half-empty wide
+     * vectors would waste the work; NULL: none. */
+    cpu_attend_fn attend_narrow;
+    int attend_narrow_q;
 };
 
 extern const cpu_path ts_cpu_path_scalar, ts_cpu_path_avx2, ts_cpu_path_avx512;
+
+/* The AVX2 path's fused attention (8 queries), the AVX-512 path's narrow one. */
+void ts_cpu_attend_avx2(const cpu_attend_args *a);
 extern const cpu_path ts_cpu_path_neon, ts_cpu_path_dotprod; /* ARM64 (arm/) */
 
 /* The selected path (dispatch.c); NULL when TESSERA_CPU asks for one that

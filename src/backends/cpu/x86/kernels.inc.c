@@ -727,6 +727,13 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
 
 #include "backends/cpu/x86/attend.inc.c"
 
+#if X86_AVX512
+#define X86_ATTEND_NARROW .attend_narrow = ts_cpu_attend_avx2, .attend_narrow_q = 8,
+#else
+void ts_cpu_attend_avx2(const cpu_attend_args *a) { attend(a); }
+#define X86_ATTEND_NARROW
+#endif
+
 #define X86_PATH(path_name, missing_fn)                                                            \
     {                                                                                              \
         .name = path_name, .missing = missing_fn,                                                  \
@@ -747,4 +754,5 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
                      [TS_TYPE_Q8_K] = quantize_q8_K},                                              \
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
         .softmax = softmax, .silu_mul = silu_mul, .attend = attend, .attend_q = RP_LANES,          \
+        X86_ATTEND_NARROW                                                                          \
     }
