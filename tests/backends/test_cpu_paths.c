@@ -335,12 +335,12 @@ static void test_avx512(void **state) {
 #if defined(__aarch64__)
 static void test_neon(void **state) {
     (void)state;
-    check_path(&ts_cpu_path_neon, 2, 5); /* F32, F16; Q4_1, Q5_0, Q8_0, Q4_K, Q6_K */
+    check_path(&ts_cpu_path_neon, 3, 11); /* F32, F16, BF16; every quantized type */
 }
 
 static void test_dotprod(void **state) {
     (void)state;
-    check_path(&ts_cpu_path_dotprod, 2, 5);
+    check_path(&ts_cpu_path_dotprod, 3, 11);
 }
 #endif
 

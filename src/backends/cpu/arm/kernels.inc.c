@@ -7,22 +7,28 @@
  * underflow (Linux leaves FPCR.FZ clear), and -ffp-contract=off keeps each
  * vmul and vadd a rounding of its own:
  *
- *  - repacked Q4_1, Q5_0, Q8_0, Q4_K, Q6_K (repack.c's 16-row layouts):
- *    one row per 32-bit lane, a 16-row group in four 4-lane quarters;
- *    broadcast activation bytes times 4 bytes of every row give each lane
- *    its row's exact integer block (and sub-block) sums; the lane applies
- *    its row's float formula in the reference's order and adds the block to
- *    its accumulator, block after block, as the scalar loop. A block's
- *    weights are read once for every token of the call (matmul.c passes at
- *    most TILE_TOKENS tokens).
- *  - F16, F32 dots: the TS_LANES = 32 partial sums are eight 4-lane
+ *  - repacked weights of every quantized type (Q4_0, Q4_1, Q5_0, Q5_1,
+ *    Q8_0, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; repack.c's 16-row
+ *    layouts, the same as the x86 paths'): one row per 32-bit lane, a
+ *    16-row group in four 4-lane quarters; broadcast activation bytes
+ *    times 4 bytes of every row give each lane its row's exact integer
+ *    block (and sub-block) sums; the lane applies its row's float formula
+ *    in the reference's order and adds the block to its accumulator, block
+ *    after block, as the scalar loop. A block's weights are read once for
+ *    every token of the call (matmul.c passes at most TILE_TOKENS tokens).
+ *    Every weight byte is taken as signed (sdot, smull): quants stay within
+ *    0..63 or are signed levels (Q8_0's, IQ4_NL's); an offset of the
+ *    format (Q4_0's −8, Q5_0's −16, Q3_K's −4, Q6_K's −32) is subtracted
+ *    from the exact sum through the activations' sums.
+ *  - F16, BF16, F32 dots: the TS_LANES = 32 partial sums are eight 4-lane
  *    registers (element i in lane i mod 32), folded in the contract's tree.
  *  - vector primitives (mad, softmax with a 4-lane ts_expf, silu_mul)
  *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
  *    reference's bytes.
  *
  * Legend: r = row of a group, j = token, b = block of the row, nb =
- * blocks per row, g = 4-byte chunk of a block.
+ * blocks per row, g = 4-byte chunk of a block, k = sub-block (or 2-bit
+ * field), p = 64-element part of a K-quant super-block.
  */
 #include "backends/cpu/cpu-impl.h"
 #include "core/fmath-impl.h"
@@ -75,7 +81,13 @@ static inline float fold32_tail(const float32x4_t v[8], const float tail[TS_LANE
         return fold32_tail(v, tail);                                                               \
     }
 
+/* bfloat16 is the top half of a float. */
+static inline float32x4_t load4_bf16(const uint16_t *p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+}
+
 FLOAT_DOT(dot_f16, uint16_t, load4_f16, cpu_f16)
+FLOAT_DOT(dot_bf16, uint16_t, load4_bf16, ts_bf16_to_fp32)
 FLOAT_DOT(dot_f32, float, vld1q_f32, )
 
 /* One output row per (token, weight row): the float dot of each. */
@@ -90,6 +102,7 @@ FLOAT_DOT(dot_f32, float, vld1q_f32, )
     }
 
 FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
+FLOAT_GEMM(gemm_bf16, uint16_t, dot_bf16)
 FLOAT_GEMM(gemm_f32, float, dot_f32)
 
 /* acc[i] = acc[i] + v[i]·p. */
@@ -175,7 +188,7 @@ static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
  * of 4 bytes per row times the 4 activation bytes it pairs with,
  * broadcast, accumulates each row's integer block sum in its lane (every
  * weight byte taken as signed: the layouts' values are within 0..63, or
- * Q8_0's turned back to −128..127); the lane then applies its row's float
+ * Q8_0's turned back to −128..127, or IQ4_NL's levels); the lane then applies its row's float
  * formula and adds the block to its accumulator, exactly as the
  * reference's loop. */
 #define RP_LANES 4
@@ -212,13 +225,20 @@ static inline int8x16_t rp_hi4(const uint8_t *p) {
     return vreinterpretq_s8_u8(vshrq_n_u8(vld1q_u8(p), 4));
 }
 
-/* Byte i = 0x10 where bit 4·r0 + i of mask is set (Q5_0's fifth bits of
- * rows r0..r0+3). */
-static inline int8x16_t rp_bit4(uint64_t mask, int r0) {
+/* Byte i = `bit` where bit 4·r0 + i of mask is set, else 0: a high bit
+ * of rows r0..r0+3 (Q5_0's, Q5_1's and Q5_K's fifth bit 0x10, Q3_K's
+ * 0x04). */
+static inline int8x16_t rp_bits(uint64_t mask, int r0, uint8_t bit) {
     const uint16_t m = (uint16_t)(mask >> (4 * r0));
     const uint8x16_t v = vcombine_u8(vdup_n_u8((uint8_t)m), vdup_n_u8((uint8_t)(m >> 8)));
-    const uint8x16_t bit = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-    return vreinterpretq_s8_u8(vandq_u8(vtstq_u8(v, bit), vdupq_n_u8(0x10)));
+    const uint8x16_t sel = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    return vreinterpretq_s8_u8(vandq_u8(vtstq_u8(v, sel), vdupq_n_u8(bit)));
+}
+
+/* Bits 2k..2k+1 of 16 bytes (Q2_K's and Q3_K's 2-bit fields). */
+static inline int8x16_t rp_field2(const uint8_t *p, int k) {
+    const uint8x16_t v = vshlq_u8(vld1q_u8(p), vdupq_n_s8((int8_t)(-2 * k)));
+    return vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(3)));
 }
 
 /* 4 bytes, zero- or sign-extended to int32 lanes. */
@@ -299,30 +319,59 @@ static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const float
         i1 = rp_dot(i1, q[g + 4], rp_bcast(y->qs + 16 + 4 * g));                                   \
     }
 
-/* Q4_1 × Q8_1: ((dx·dy)·sumi + m·s). */
+/* Q4_0 × Q8_0: (sumi·dx)·dy with sumi = Σ q·y − 8·Σ y, q = nibble. */
+// clang-format off
+RP_GEMM(gemm_rp_q4_0, rp_q4_0, block_q8_0, 32,
+        RP_NIBBLES
+        const float32x4_t dx = load4_f16(blk->d + r0);,
+        RP_ISUM_NIBBLES
+        i0 = vsubq_s32(i0, vdupq_n_s32(8 * ysum32(y->qs)));,
+        acc[j] = vaddq_f32(acc[j], vmulq_n_f32(vmulq_f32(sumi, dx), cpu_f16(y->d)));)
+// clang-format on
+
+/* A block × Q8_1: ((dx·dy)·sumi + m·s). */
+#define RP_BLOCK_Q8_1                                                                              \
+    const float32x4_t e = vaddq_f32(vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi),               \
+                                    vmulq_n_f32(mx, cpu_f16(y->s)));                               \
+    acc[j] = vaddq_f32(acc[j], e);
+
+/* Q4_1 × Q8_1, q = nibble. */
 // clang-format off
 RP_GEMM(gemm_rp_q4_1, rp_q4_1, block_q8_1, 32,
         RP_NIBBLES
         const float32x4_t dx = load4_f16(blk->d + r0);
         const float32x4_t mx = load4_f16(blk->m + r0);,
         RP_ISUM_NIBBLES,
-        const float32x4_t e = vaddq_f32(vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi),
-                                        vmulq_n_f32(mx, cpu_f16(y->s)));
-        acc[j] = vaddq_f32(acc[j], e);)
+        RP_BLOCK_Q8_1)
 // clang-format on
 
-/* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y, q = nibble + 16·bit. */
+/* The fifth bits of Q5_0 and Q5_1: q = nibble + 16·bit. */
+#define RP_Q5_BITS                                                                                 \
+    for (int g = 0; g < 4; g++) {                                                                  \
+        q[g] = vorrq_s8(q[g], rp_bits(blk->qh[g][0], r0, 0x10));                                   \
+        q[g + 4] = vorrq_s8(q[g + 4], rp_bits(blk->qh[g][1], r0, 0x10));                           \
+    }
+
+/* Q5_0 × Q8_0: (dx·dy)·sumi with sumi = Σ q·y − 16·Σ y. */
 // clang-format off
 RP_GEMM(gemm_rp_q5_0, rp_q5_0, block_q8_0, 32,
         RP_NIBBLES
-        for (int g = 0; g < 4; g++) {
-            q[g] = vorrq_s8(q[g], rp_bit4(blk->qh[g][0], r0));
-            q[g + 4] = vorrq_s8(q[g + 4], rp_bit4(blk->qh[g][1], r0));
-        }
+        RP_Q5_BITS
         const float32x4_t dx = load4_f16(blk->d + r0);,
         RP_ISUM_NIBBLES
         i0 = vsubq_s32(i0, vdupq_n_s32(16 * ysum32(y->qs)));,
         acc[j] = vaddq_f32(acc[j], vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi));)
+// clang-format on
+
+/* Q5_1 × Q8_1. */
+// clang-format off
+RP_GEMM(gemm_rp_q5_1, rp_q5_1, block_q8_1, 32,
+        RP_NIBBLES
+        RP_Q5_BITS
+        const float32x4_t dx = load4_f16(blk->d + r0);
+        const float32x4_t mx = load4_f16(blk->m + r0);,
+        RP_ISUM_NIBBLES,
+        RP_BLOCK_Q8_1)
 // clang-format on
 
 /* Q8_0 × Q8_0: (dx·dy)·sumi; the weights, stored + 128, turned back to
@@ -340,32 +389,113 @@ RP_GEMM(gemm_rp_q8_0, rp_q8_0, block_q8_0, 32,
         acc[j] = vaddq_f32(acc[j], vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi));)
 // clang-format on
 
-/* Q4_K × Q8_K per super-block: d·isum − dmin·msum, d = dx·dy, dmin =
- * dminx·dy; isum = Σ_j sc_j·(Σ q·y over sub-block j), msum = Σ_j m_j·(the
- * two Q8_K sums of 16 of sub-block j). Chunk (p, g): low nibbles pair with
- * activation bytes 64p + 4g, high ones with 64p + 32 + 4g. */
+/* IQ4_NL × Q8_0: (dx·dy)·sumi, sumi = Σ level[q]·y; RP_NIBBLES's nibbles
+ * (q[g + 4] pairs with bytes 16 + 4g) looked up in the levels table
+ * (−127..113, signed bytes as rp_dot takes them). */
+// clang-format off
+RP_GEMM(gemm_rp_iq4_nl, rp_q4_0, block_q8_0, 32,
+        RP_NIBBLES
+        const int8x16_t lv = vld1q_s8(ts_iq4nl_levels);
+        for (int g = 0; g < 8; g++) q[g] = vqtbl1q_s8(lv, vreinterpretq_u8_s8(q[g]));
+        const float32x4_t dx = load4_f16(blk->d + r0);,
+        RP_ISUM_NIBBLES,
+        acc[j] = vaddq_f32(acc[j], vmulq_f32(vmulq_n_f32(dx, cpu_f16(y->d)), sumi));)
+// clang-format on
+
+/* ------------------------------------------------------------ K-quants */
+
+/* A super-block with scales only × Q8_K: (dx·dy)·isum. */
+#define RP_BLOCK_K acc[j] = vaddq_f32(acc[j], vmulq_f32(vmulq_n_f32(dx, y->d), sumi));
+/* With mins: d·isum − dmin·msum, d = dx·dy, dmin = dminx·dy. */
+#define RP_BLOCK_KMIN                                                                              \
+    const float32x4_t e = vsubq_f32(vmulq_f32(vmulq_n_f32(dx, y->d), sumi),                        \
+                                    vmulq_f32(vmulq_n_f32(mx, y->d), vcvtq_f32_s32(ms)));          \
+    acc[j] = vaddq_f32(acc[j], e);
+
+/* Q2_K, Q3_K's 2-bit fields: chunk 8hh + g holds bytes 32hh + 4g..+3,
+ * whose bits 2k..2k+1 are elements 128hh + 32k + 4g..+3 (sub-block 8hh +
+ * 2k + g / 4). BITS may add to the field f; SC(j) gives sub-block j's
+ * scale lanes. isum = Σ_j SC(j)·(Σ f·y over sub-block j). */
+// clang-format off
+#define RP_2BIT_ISUM(BITS, SC)                                                                     \
+    for (int hh = 0; hh < 2; hh++)                                                                 \
+        for (int k = 0; k < 4; k++) {                                                              \
+            int32x4_t s[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};                                     \
+            for (int g = 0; g < 8; g++) {                                                          \
+                int8x16_t f = rp_field2(blk->qs[8 * hh + g][r0], k);                               \
+                BITS                                                                               \
+                s[g / 4] = rp_dot(s[g / 4], f, rp_bcast(y->qs + 128 * hh + 32 * k + 4 * g));       \
+            }                                                                                      \
+            i0 = vaddq_s32(i0, vmulq_s32(s[0], SC(8 * hh + 2 * k)));                               \
+            i1 = vaddq_s32(i1, vmulq_s32(s[1], SC(8 * hh + 2 * k + 1)));                           \
+        }
+// clang-format on
+
+/* Q2_K × Q8_K: scale = the low nibble of sc, min = the high one; msum =
+ * Σ_k min_k·bsums_k. */
+#define RP_Q2_SC(j) vandq_s32(rp_u8_i32(blk->sc[j] + r0), vdupq_n_s32(15))
+// clang-format off
+RP_GEMM(gemm_rp_q2_K, rp_q2_K, block_q8_K, QK_K,
+        const float32x4_t dx = load4_f16(blk->d + r0);
+        const float32x4_t mx = load4_f16(blk->dmin + r0);,
+        RP_2BIT_ISUM(, RP_Q2_SC)
+        int32x4_t ms = vdupq_n_s32(0);
+        for (int k = 0; k < 16; k++)
+            ms = vaddq_s32(ms, vmulq_s32(vshrq_n_s32(rp_u8_i32(blk->sc[k] + r0), 4),
+                                         vdupq_n_s32(y->bsums[k])));,
+        RP_BLOCK_KMIN)
+// clang-format on
+
+/* Q3_K × Q8_K: f = q + 4 (the 2 low bits, + 4 where the high bit is set),
+ * so isum = Σ_j sc_j·(Σ f·y) − 4·Σ_j sc_j·bsums_j. */
+// clang-format off
+#define RP_Q3_BITS f = vorrq_s8(f, rp_bits(blk->hm[8 * hh + g][k], r0, 0x04));
+#define RP_Q3_SC(j) rp_i8_i32(blk->sc[j] + r0)
+RP_GEMM(gemm_rp_q3_K, rp_q3_K, block_q8_K, QK_K,
+        const float32x4_t dx = load4_f16(blk->d + r0);,
+        RP_2BIT_ISUM(RP_Q3_BITS, RP_Q3_SC)
+        for (int k = 0; k < 16; k++)
+            i1 = vsubq_s32(i1, vmulq_s32(RP_Q3_SC(k), vdupq_n_s32(4 * y->bsums[k])));,
+        RP_BLOCK_K)
+// clang-format on
+
+/* Q4_K, Q5_K × Q8_K per super-block: isum = Σ_j sc_j·(Σ q·y over
+ * sub-block j), msum = Σ_j m_j·(the two Q8_K sums of 16 of sub-block j).
+ * Chunk (p, g): low nibbles l pair with activation bytes 64p + 4g, high
+ * ones u with 64p + 32 + 4g; BITS may add Q5_K's fifth bits. */
+// clang-format off
+#define RP_K4_ISUM(BITS)                                                                           \
+    for (int p = 0; p < 4; p++) {                                                                  \
+        int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);                                        \
+        for (int g = 0; g < 8; g++) {                                                              \
+            int8x16_t l = rp_lo4(blk->qs[p][g][r0]), u = rp_hi4(blk->qs[p][g][r0]);                \
+            BITS                                                                                   \
+            lo = rp_dot(lo, l, rp_bcast(y->qs + 64 * p + 4 * g));                                  \
+            hi = rp_dot(hi, u, rp_bcast(y->qs + 64 * p + 32 + 4 * g));                             \
+        }                                                                                          \
+        i0 = vaddq_s32(i0, vmulq_s32(lo, rp_u8_i32(blk->sc[2 * p] + r0)));                         \
+        i1 = vaddq_s32(i1, vmulq_s32(hi, rp_u8_i32(blk->sc[2 * p + 1] + r0)));                     \
+    }                                                                                              \
+    int32x4_t ms = vdupq_n_s32(0);                                                                 \
+    for (int sb = 0; sb < 8; sb++)                                                                 \
+        ms = vaddq_s32(ms, vmulq_s32(rp_u8_i32(blk->mn[sb] + r0),                                  \
+                                     vdupq_n_s32(y->bsums[2 * sb] + y->bsums[2 * sb + 1])));
+#define RP_Q5_K_BITS                                                                               \
+    l = vorrq_s8(l, rp_bits(blk->qh[p][g][0], r0, 0x10));                                          \
+    u = vorrq_s8(u, rp_bits(blk->qh[p][g][1], r0, 0x10));
+// clang-format on
+
 // clang-format off
 RP_GEMM(gemm_rp_q4_K, rp_q4_K, block_q8_K, QK_K,
         const float32x4_t dx = load4_f16(blk->d + r0);
         const float32x4_t mx = load4_f16(blk->dmin + r0);,
-        for (int p = 0; p < 4; p++) {
-            int32x4_t lo = vdupq_n_s32(0);
-            int32x4_t hi = vdupq_n_s32(0);
-            for (int g = 0; g < 8; g++) {
-                lo = rp_dot(lo, rp_lo4(blk->qs[p][g][r0]), rp_bcast(y->qs + 64 * p + 4 * g));
-                hi = rp_dot(hi, rp_hi4(blk->qs[p][g][r0]),
-                            rp_bcast(y->qs + 64 * p + 32 + 4 * g));
-            }
-            i0 = vaddq_s32(i0, vmulq_s32(lo, rp_u8_i32(blk->sc[2 * p] + r0)));
-            i1 = vaddq_s32(i1, vmulq_s32(hi, rp_u8_i32(blk->sc[2 * p + 1] + r0)));
-        }
-        int32x4_t ms = vdupq_n_s32(0);
-        for (int sb = 0; sb < 8; sb++)
-            ms = vaddq_s32(ms, vmulq_s32(rp_u8_i32(blk->mn[sb] + r0),
-                                         vdupq_n_s32(y->bsums[2 * sb] + y->bsums[2 * sb + 1])));,
-        const float32x4_t e = vsubq_f32(vmulq_f32(vmulq_n_f32(dx, y->d), sumi),
-                                        vmulq_f32(vmulq_n_f32(mx, y->d), vcvtq_f32_s32(ms)));
-        acc[j] = vaddq_f32(acc[j], e);)
+        RP_K4_ISUM(),
+        RP_BLOCK_KMIN)
+RP_GEMM(gemm_rp_q5_K, rp_q5_K, block_q8_K, QK_K,
+        const float32x4_t dx = load4_f16(blk->d + r0);
+        const float32x4_t mx = load4_f16(blk->dmin + r0);,
+        RP_K4_ISUM(RP_Q5_K_BITS),
+        RP_BLOCK_KMIN)
 // clang-format on
 
 /* Q6_K × Q8_K per super-block: (dx·dy)·isum, isum = Σ_k sc_k·(Σ (q+32)·y
@@ -381,7 +511,7 @@ RP_GEMM(gemm_rp_q6_K, rp_q6_K, block_q8_K, QK_K,
             i0 = vaddq_s32(i0, vmulq_s32(s, sc));
             i1 = vsubq_s32(i1, vmulq_s32(sc, vdupq_n_s32(32 * y->bsums[k])));
         },
-        acc[j] = vaddq_f32(acc[j], vmulq_f32(vmulq_n_f32(dx, y->d), sumi));)
+        RP_BLOCK_K)
 // clang-format on
 
 /* ============================================= activation quantizers */
@@ -469,14 +599,21 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
     }
 }
 
+// clang-format off
 #define ARM_PATH(path_name, missing_fn)                                                            \
     {                                                                                              \
         .name = path_name, .missing = missing_fn,                                                  \
-        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16},                              \
-        .gemm_rp = {[TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16, [TS_TYPE_BF16] = gemm_bf16},  \
+        .gemm_rp = {[TS_TYPE_Q4_0] = gemm_rp_q4_0,                                                 \
+                    [TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
                     [TS_TYPE_Q5_0] = gemm_rp_q5_0,                                                 \
+                    [TS_TYPE_Q5_1] = gemm_rp_q5_1,                                                 \
                     [TS_TYPE_Q8_0] = gemm_rp_q8_0,                                                 \
+                    [TS_TYPE_IQ4_NL] = gemm_rp_iq4_nl,                                             \
+                    [TS_TYPE_Q2_K] = gemm_rp_q2_K,                                                 \
+                    [TS_TYPE_Q3_K] = gemm_rp_q3_K,                                                 \
                     [TS_TYPE_Q4_K] = gemm_rp_q4_K,                                                 \
+                    [TS_TYPE_Q5_K] = gemm_rp_q5_K,                                                 \
                     [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                                \
         .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0,                                               \
                      [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
@@ -484,3 +621,4 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
         .softmax = softmax, .silu_mul = silu_mul,                                                  \
     }
+// clang-format on
