@@ -90,21 +90,6 @@ FLOAT_DOT(dot_f16, uint16_t, load4_f16, cpu_f16)
 FLOAT_DOT(dot_bf16, uint16_t, load4_bf16, ts_bf16_to_fp32)
 FLOAT_DOT(dot_f32, float, vld1q_f32, )
 
-/* One output row per (token, weight row): the float dot of each. */
-#define FLOAT_GEMM(name, T, DOT)                                                                   \
-    static void name(const cpu_gemm_args *a) {                                                     \
-        for (int64_t j = 0; j < a->n_tok; j++) {                                                   \
-            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);                    \
-            float *o = a->out + (size_t)j * a->out_rs;                                             \
-            for (int64_t i = 0; i < a->n_rows; i++)                                                \
-                o[i] = DOT((const T *)(const void *)(a->w + (size_t)i * a->w_rs), y, a->K);        \
-        }                                                                                          \
-    }
-
-FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
-FLOAT_GEMM(gemm_bf16, uint16_t, dot_bf16)
-FLOAT_GEMM(gemm_f32, float, dot_f32)
-
 /* acc[i] = acc[i] + v[i]·p. */
 #define MAD(name, T, LOAD4, TO32)                                                                  \
     static void name(float *acc, const T *v, float p, int64_t n) {                                 \
@@ -192,6 +177,21 @@ static void silu_mul(float *y, const float *x, const float *g, int64_t n) {
  * formula and adds the block to its accumulator, exactly as the
  * reference's loop. */
 #define RP_LANES 4
+typedef int32x4_t rp_vi;
+typedef float32x4_t rp_vf;
+static inline rp_vf rp_zero_f(void) { return vdupq_n_f32(0.0f); }
+static inline rp_vi rp_zero_i(void) { return vdupq_n_s32(0); }
+static inline rp_vf rp_cvt(rp_vi a) { return vcvtq_f32_s32(a); }
+static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return vaddq_s32(a, b); }
+static inline void rp_store(float *p, rp_vf v) { vst1q_f32(p, v); }
+
+/* No software prefetch on ARM yet (not measured on ARM hardware): the
+ * hardware prefetcher alone follows the layout's linear stream. */
+#define RP_AHEAD_BYTES 0
+static inline void rp_prefetch(const void *p, size_t n) {
+    (void)p;
+    (void)n;
+}
 
 #if ARM_DOTPROD
 /* acc + Σ over each 4 bytes of w × y (s8 × s8) */
@@ -260,50 +260,11 @@ static inline int32_t ysum32(const int8_t *qs) {
     return vaddlvq_s8(vld1q_s8(qs)) + vaddlvq_s8(vld1q_s8(qs + 16));
 }
 
-/* Rows [r0, r0 + RP_LANES) of a group's accumulators to the output (those
- * below n_rows). */
-static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const float32x4_t *acc) {
-    const int64_t nr = a->n_rows - r0 < RP_LANES ? a->n_rows - r0 : RP_LANES;
-    for (int64_t j = 0; j < a->n_tok; j++) {
-        float v[RP_LANES];
-        vst1q_f32(v, acc[j]);
-        memcpy(a->out + (size_t)j * a->out_rs + r0, v, (size_t)nr * sizeof(float));
-    }
-}
+#include "backends/cpu/kernels-common.inc.c"
 
-/* One kernel per repacked type (blocks of QK elements). For every group G,
- * quarter h (skipped when all its rows are padding) and block b: DECODE
- * reads what every token shares (weight chunks, row scales); per token,
- * ISUM leaves the lanes' exact block sums in i0 + i1 and BLOCK adds the
- * block with the reference's formula. */
-// clang-format off
-#define RP_GEMM(name, rp_t, yblock, QK, DECODE, ISUM, BLOCK)                                       \
-    static void name(const cpu_gemm_args *a) {                                                     \
-        TS_ASSERT(a->n_tok <= MAX_TOK);                                                            \
-        const int64_t nb = a->K / (QK), groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS;        \
-        const rp_t *w = (const rp_t *)(const void *)a->w;                                          \
-        for (int64_t G = 0; G < groups; G++)                                                       \
-            for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                                      \
-                const int r0 = h * RP_LANES;                                                       \
-                if (G * TS_RP_ROWS + r0 >= a->n_rows) break;                                       \
-                float32x4_t acc[MAX_TOK];                                                          \
-                for (int64_t j = 0; j < a->n_tok; j++) acc[j] = vdupq_n_f32(0.0f);                 \
-                for (int64_t b = 0; b < nb; b++) {                                                 \
-                    const rp_t *blk = w + G * nb + b;                                              \
-                    DECODE                                                                         \
-                    for (int64_t j = 0; j < a->n_tok; j++) {                                       \
-                        const yblock *y =                                                          \
-                            (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b;        \
-                        int32x4_t i0 = vdupq_n_s32(0), i1 = vdupq_n_s32(0);                        \
-                        ISUM                                                                       \
-                        const float32x4_t sumi = vcvtq_f32_s32(vaddq_s32(i0, i1));                 \
-                        BLOCK                                                                      \
-                    }                                                                              \
-                }                                                                                  \
-                rp_store_rows(a, G * TS_RP_ROWS + r0, acc);                                        \
-            }                                                                                      \
-    }
-// clang-format on
+FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
+FLOAT_GEMM(gemm_bf16, uint16_t, dot_bf16)
+FLOAT_GEMM(gemm_f32, float, dot_f32)
 
 /* Chunks g < 4 pair with activation bytes 4g (low nibbles) and 16 + 4g
  * (high nibbles): q[g] and q[g + 4]. */
@@ -548,23 +509,6 @@ static inline float quantize_block_q8(const float *x, int8_t *qs, int *sum) {
     store_i8x32(qs, q);
     *sum = vaddvq_s32(acc);
     return d;
-}
-
-static void quantize_q8_0(const float *x, void *vy, int64_t n) {
-    block_q8_0 *y = vy; /* (n/32) */
-    int sum;
-    for (int64_t b = 0; b < n / 32; b++)
-        y[b].d = ts_fp32_to_fp16(quantize_block_q8(x + 32 * b, y[b].qs, &sum));
-}
-
-static void quantize_q8_1(const float *x, void *vy, int64_t n) {
-    block_q8_1 *y = vy; /* (n/32) */
-    for (int64_t b = 0; b < n / 32; b++) {
-        int sum;
-        const float d = quantize_block_q8(x + 32 * b, y[b].qs, &sum);
-        y[b].d = ts_fp32_to_fp16(d);
-        y[b].s = ts_fp32_to_fp16((float)sum * d);
-    }
 }
 
 /* Q8_K as the reference (quant_k.c): max = the first value of largest

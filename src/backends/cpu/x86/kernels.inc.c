@@ -99,21 +99,6 @@ FLOAT_DOT(dot_f16, uint16_t, load8_f16, _cvtsh_ss)
 FLOAT_DOT(dot_bf16, uint16_t, load8_bf16, ts_bf16_to_fp32)
 FLOAT_DOT(dot_f32, float, _mm256_loadu_ps, )
 
-/* One output row per (token, weight row): the float dot of each. */
-#define FLOAT_GEMM(name, T, DOT)                                                                   \
-    static void name(const cpu_gemm_args *a) {                                                     \
-        for (int64_t j = 0; j < a->n_tok; j++) {                                                   \
-            const T *y = (const T *)(const void *)(a->x + (size_t)j * a->x_rs);                    \
-            float *o = a->out + (size_t)j * a->out_rs;                                             \
-            for (int64_t i = 0; i < a->n_rows; i++)                                                \
-                o[i] = DOT((const T *)(const void *)(a->w + (size_t)i * a->w_rs), y, a->K);        \
-        }                                                                                          \
-    }
-
-FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
-FLOAT_GEMM(gemm_bf16, uint16_t, dot_bf16)
-FLOAT_GEMM(gemm_f32, float, dot_f32)
-
 /* acc[i] = acc[i] + v[i]·p. */
 #define MAD(name, T, LOAD8, TO32)                                                                  \
     static void name(float *acc, const T *v, float p, int64_t n) {                                 \
@@ -337,50 +322,12 @@ static inline int32_t ysum32(const int8_t *qs) {
     return (int32_t)(_mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1)) - 32 * 128;
 }
 
-/* Rows [r0, r0 + RP_LANES) of a group's accumulators to the output (those
- * below n_rows). */
-static inline void rp_store_rows(const cpu_gemm_args *a, int64_t r0, const rp_vf *acc) {
-    const int64_t nr = a->n_rows - r0 < RP_LANES ? a->n_rows - r0 : RP_LANES;
-    if (nr <= 0) return;
-    for (int64_t j = 0; j < a->n_tok; j++) {
-        float v[RP_LANES];
-        rp_store(v, acc[j]);
-        memcpy(a->out + (size_t)j * a->out_rs + r0, v, (size_t)nr * sizeof(float));
-    }
-}
+#include "backends/cpu/kernels-common.inc.c"
 
-/* One kernel per repacked type (blocks of QK elements). For every group G,
- * lane set h and block b: DECODE reads what every token shares (weight
- * chunks, row scales); per token, ISUM leaves the lanes' exact block sums
- * in i0 + i1 and BLOCK adds the block with the reference's formula. */
-// clang-format off
-#define RP_GEMM(name, rp_t, yblock, QK, DECODE, ISUM, BLOCK)                                       \
-    static void name(const cpu_gemm_args *a) {                                                     \
-        TS_ASSERT(a->n_tok <= MAX_TOK);                                                            \
-        const int64_t nb = a->K / (QK), groups = (a->n_rows + TS_RP_ROWS - 1) / TS_RP_ROWS;        \
-        const rp_t *w = (const rp_t *)(const void *)a->w;                                          \
-        for (int64_t G = 0; G < groups; G++)                                                       \
-            for (int h = 0; h < TS_RP_ROWS / RP_LANES; h++) {                                      \
-                const int r0 = h * RP_LANES;                                                       \
-                rp_vf acc[MAX_TOK];                                                                \
-                for (int64_t j = 0; j < a->n_tok; j++) acc[j] = rp_zero_f();                       \
-                for (int64_t b = 0; b < nb; b++) {                                                 \
-                    const rp_t *blk = w + G * nb + b;                                              \
-                    rp_prefetch((const uint8_t *)blk + RP_AHEAD_BYTES, sizeof *blk);               \
-                    DECODE                                                                         \
-                    for (int64_t j = 0; j < a->n_tok; j++) {                                       \
-                        const yblock *y =                                                          \
-                            (const yblock *)(const void *)(a->x + (size_t)j * a->x_rs) + b;        \
-                        rp_vi i0 = rp_zero_i(), i1 = rp_zero_i();                                  \
-                        ISUM                                                                       \
-                        const rp_vf sumi = rp_cvt(rp_add_i(i0, i1));                               \
-                        BLOCK                                                                      \
-                    }                                                                              \
-                }                                                                                  \
-                rp_store_rows(a, G * TS_RP_ROWS + r0, acc);                                        \
-            }                                                                                      \
-    }
-// clang-format on
+FLOAT_GEMM(gemm_f16, uint16_t, dot_f16)
+FLOAT_GEMM(gemm_bf16, uint16_t, dot_bf16)
+FLOAT_GEMM(gemm_f32, float, dot_f32)
+
 
 /* Chunks g < 4 pair with activation bytes 4g (low nibbles) and 16 + 4g
  * (high nibbles): q[g] and q[g + 4]. */
@@ -667,23 +614,6 @@ static inline float quantize_block_q8(const float *x, int8_t *qs, int *sum) {
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
     *sum = _mm_cvtsi128_si32(h);
     return d;
-}
-
-static void quantize_q8_0(const float *x, void *vy, int64_t n) {
-    block_q8_0 *y = vy; /* (n/32) */
-    int sum;
-    for (int64_t b = 0; b < n / 32; b++)
-        y[b].d = ts_fp32_to_fp16(quantize_block_q8(x + 32 * b, y[b].qs, &sum));
-}
-
-static void quantize_q8_1(const float *x, void *vy, int64_t n) {
-    block_q8_1 *y = vy; /* (n/32) */
-    for (int64_t b = 0; b < n / 32; b++) {
-        int sum;
-        const float d = quantize_block_q8(x + 32 * b, y[b].qs, &sum);
-        y[b].d = ts_fp32_to_fp16(d);
-        y[b].s = ts_fp32_to_fp16((float)sum * d);
-    }
 }
 
 /* Q8_K as the reference (quant_k.c): max = the first value of largest
