@@ -19,8 +19,9 @@ extern "C" {
 
 /* Bumped whenever ts_backend_iface (or a struct it passes) changes
  * incompatibly; a backend built for another version is refused.
- * 2: ts_backend_info.weight_bytes. */
-#define TS_BACKEND_ABI_VERSION 2
+ * 2: ts_backend_info.weight_bytes.
+ * 3: ATTENTION takes shared cell lists and per-token spans (graph.h). */
+#define TS_BACKEND_ABI_VERSION 3
 
 typedef struct ts_backend ts_backend;
 
