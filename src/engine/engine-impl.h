@@ -14,10 +14,11 @@
  * K/V data of cell i is row i of every layer's cache tensor.
  *
  * The used cells are also kept in order (pos << 32 | index, ascending):
- * decoding appends to it, so a decode costs O(used cells), not O(c); any
- * other edit (removing, copying, trimming sequences, a rollback) marks it
- * stale and the next ts_kv_cells_used rebuilds it with one pass over the
- * cells. */
+ * decoding appends to it, so a decode costs O(used cells), not O(c); an
+ * edit that frees cells (removing or trimming sequences, a rollback) marks
+ * it stale and the next ts_kv_cells_used rebuilds it with one pass over
+ * the cells (copying a sequence changes neither positions nor which cells
+ * are used). */
 typedef struct ts_kv_cells {
     uint32_t n;       /* c */
     ts_pos *pos;      /* (c); meaningful when seq != 0 */

@@ -123,6 +123,14 @@ def test_depths(bench):
         check_object(o, 1)
 
 
+def test_ctx_size(bench):
+    """-c: a context larger than the tests need (a short sequence in a long context)."""
+    objs, _ = bench_json(bench, "-t", 1, "-p", 16, "-n", 4, "-r", 1, "-c", 4096)
+    assert [(o["n_prompt"], o["n_gen"]) for o in objs] == [(16, 0), (0, 4)]
+    for o in objs:
+        check_object(o, 1)
+
+
 def test_p0_skips_pp(bench):
     objs, _ = bench_json(bench, "-t", "1,2", "-p", 0, "-n", 4, "-r", 2)
     assert [(o["n_threads"], o["n_prompt"], o["n_gen"]) for o in objs] == [(1, 0, 4), (2, 0, 4)]
@@ -192,7 +200,8 @@ def test_help(bench):
 @pytest.mark.parametrize("args", [
     ("-p", "-1"), ("-n", "x"), ("-r", "0"), ("-r", "1001"), ("-t", "0"), ("-t", ""),
     ("-t", "1,,2"), ("-t", "1,"), ("-t", ",".join(["1"] * 17)), ("-d", "-4"), ("-p", "0", "-n", "0"),
-    ("-d", "16777216"), ("--bogus",), ("-m",), ("-t",), ("extra",),
+    ("-d", "16777216"), ("--bogus",), ("-m",), ("-t",), ("extra",), ("-c", "0"),
+    ("-p", "16", "-n", "4", "-c", "19"),
 ])
 def test_bad_options(bench, args):
     one_error_line(bench("-m", MODEL, *args), EXIT_USAGE)
