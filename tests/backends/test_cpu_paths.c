@@ -232,14 +232,21 @@ static void each_shape(shape_check check, const cpu_path *p, ts_type type, const
             for (size_t ni = 0; ni < 3; ni++) check(p, type, Ks[ki], ms[mi], ns[ni]);
 }
 
+/* Block sizes to try: 1, 2, 3, then every 5th, and a full block. */
+static int next_block(int nq, int max_q) {
+    const int n = nq < 3 ? nq + 1 : nq + 5;
+    return nq < max_q && n > max_q ? max_q : n;
+}
+
 /* The fused attention against the reference, query for query: F16 and
  * F32 caches, head dims off the 8/16-dim steps, lists of 1 to several
- * chunks of 32, lanes ending at different lengths, every block size. */
+ * chunks of 32, lanes ending at different lengths, block sizes from 1 to
+ * full. */
 static void check_attend_kernel(const cpu_path *p, cpu_attend_fn kernel, int max_q) {
     const int64_t c = 150, dims[] = {64, 24, 40};
     for (int half = 0; half < 2; half++)
         for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
-            for (int nq = 1; nq <= max_q; nq += nq < 3 ? 1 : 5) {
+            for (int nq = 1; nq <= max_q; nq = next_block(nq, max_q)) {
                 const int64_t k = dims[di], g = 2, v = 120;
                 const ts_type type = half ? TS_TYPE_F16 : TS_TYPE_F32;
                 const size_t esz = half ? 2 : 4, rs = (size_t)(g * k) * esz;

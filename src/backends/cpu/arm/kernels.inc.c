@@ -24,7 +24,9 @@
  *    registers (element i in lane i mod 32), folded in the contract's tree.
  *  - vector primitives (mad, softmax with a 4-lane ts_expf, silu_mul)
  *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
- *    reference's bytes.
+ *    reference's bytes;
+ *  - fused attention, one query per lane, 4 queries per block
+ *    (attend.inc.c, attend-common.inc.c).
  *
  * Legend: r = row of a group, j = token, b = block of the row, nb =
  * blocks per row, g = 4-byte chunk of a block, k = sub-block (or 2-bit
@@ -184,6 +186,10 @@ static inline rp_vi rp_zero_i(void) { return vdupq_n_s32(0); }
 static inline rp_vf rp_cvt(rp_vi a) { return vcvtq_f32_s32(a); }
 static inline rp_vi rp_add_i(rp_vi a, rp_vi b) { return vaddq_s32(a, b); }
 static inline void rp_store(float *p, rp_vf v) { vst1q_f32(p, v); }
+static inline rp_vf rp_set1(float v) { return vdupq_n_f32(v); }
+static inline rp_vf rp_mul(rp_vf a, rp_vf b) { return vmulq_f32(a, b); }
+static inline rp_vf rp_add(rp_vf a, rp_vf b) { return vaddq_f32(a, b); }
+static inline rp_vf rp_sub(rp_vf a, rp_vf b) { return vsubq_f32(a, b); }
 
 /* No software prefetch on ARM yet (not measured on ARM hardware): the
  * hardware prefetcher alone follows the layout's linear stream. */
@@ -543,6 +549,8 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
     }
 }
 
+#include "backends/cpu/arm/attend.inc.c"
+
 // clang-format off
 #define ARM_PATH(path_name, missing_fn)                                                            \
     {                                                                                              \
@@ -563,6 +571,6 @@ static void quantize_q8_K(const float *x, void *vy, int64_t n) {
                      [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
                      [TS_TYPE_Q8_K] = quantize_q8_K},                                              \
         .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
-        .softmax = softmax, .silu_mul = silu_mul,                                                  \
+        .softmax = softmax, .silu_mul = silu_mul, .attend = attend, .attend_q = RP_LANES,          \
     }
 // clang-format on

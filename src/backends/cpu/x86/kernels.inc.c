@@ -22,7 +22,7 @@
  *  - vector primitives (mad, softmax with an 8-lane ts_expf, silu_mul)
  *    and activation converters (Q8_0, Q8_1, Q8_K) that give the
  *    reference's bytes;
- *  - fused attention, one query per lane (attend.inc.c).
+ *  - fused attention, one query per lane (attend.inc.c, attend-common.inc.c).
  *
  * Legend: r = row of a group, j = token, b = block of the row, nb =
  * blocks per row, g = 4-byte chunk of a block, h = lane set (AVX2: rows
