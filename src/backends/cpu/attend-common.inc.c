@@ -123,12 +123,14 @@ static void attend(const cpu_attend_args *a) {
         lmin = a->len[l] < lmin ? a->len[l] : lmin;
     }
     for (int l = 0; l < AV_W; l++) lens[l] = l < a->nq ? a->len[l] : lmax; /* idle lanes */
-    for (int64_t i = 0; i < k; i++)
+    for (int64_t i = 0; i < k; i++) {
+        float *row = qt + i * AV_W;
         for (int l = 0; l < AV_W; l++) {
-            const float q = l < a->nq ? a->q[l][i] : 0.0f;
-            qt[i * AV_W + l] = a->half ? cpu_f16(ts_fp32_to_fp16(q)) : q;
+            row[l] = l < a->nq ? a->q[l][i] : 0.0f;
             ot[i * AV_W + l] = 0.0f;
         }
+        if (a->half) rp_store(row, av_round_f16(av_load(row))); /* to F16, nearest even */
+    }
     av_weights(a, wt, lmax, av_scores(a, qt, wt, rows, lens, lmax));
     for (int64_t t0 = 0; t0 < lmax; t0 += TS_LANES) { /* pass 3: o = Σ_t v_t·p_t */
         const int64_t nc = lmax - t0 < TS_LANES ? lmax - t0 : TS_LANES;
