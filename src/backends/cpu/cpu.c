@@ -7,9 +7,12 @@
  * the largest node (kept between graphs, only ever grown; graph_reserve
  * sizes it up front for the worst graph, so decoding allocates nothing),
  * then runs one pool job in which every thread walks all nodes in order, skips NONE and RESHAPE,
- * runs the node's kernel with its (ith, nth) and meets the others at a barrier. Thread 0 polls the
- * abort callback after each node, before that barrier, and publishes the answer; every thread reads
- * it after the barrier, so all stop after the same node.
+ * runs the node's kernel with its (ith, nth) and meets the others at a barrier — except where
+ * the next node is independent of every node since the last barrier (plan_barriers: it reads
+ * none of their outputs, overwrites none of their inputs or outputs, and none uses the shared
+ * work memory), so a layer's Q, K and V products run back to back. Thread 0 polls the abort
+ * callback before each barrier and publishes the answer; every thread reads it after the
+ * barrier, so all stop after the same node.
  *
  * graph_reserve also repacks the weights of the graph's MUL_MAT nodes that
  * the ISA path has a row-interleaved kernel for (repack.c); graph_compute
@@ -32,6 +35,8 @@ typedef struct cpu_ctx {
     size_t repacked_cap, repacked_count, repacked_bytes;
     uint8_t *work; /* (work_size), CPU_ALIGN-aligned */
     size_t work_size;
+    bool *sync; /* (sync_cap) per node of the current graph: a barrier after it */
+    int32_t sync_cap;
     char device[64];
 } cpu_ctx;
 
@@ -147,6 +152,91 @@ static ts_status prepare(cpu_ctx *ctx, const ts_graph *g, int nth) {
     return TS_OK;
 }
 
+/* ============================================================= barriers */
+
+/* The bytes [lo, hi) a tensor occupies. */
+typedef struct span {
+    uintptr_t lo, hi;
+} span;
+
+static span span_of(const ts_tensor *t) {
+    const uintptr_t lo = (uintptr_t)t->data;
+    return (span){lo, lo + ts_tensor_nbytes(t)};
+}
+
+static bool overlap(span a, span b) { return a.lo < b.hi && b.lo < a.hi; }
+
+#define WINDOW_MAX 8 /* nodes between two barriers, at most */
+
+/* The nodes run since the last barrier: what they write and read. */
+typedef struct window {
+    int n, n_reads;
+    bool shared; /* one of them uses the shared work memory */
+    span writes[WINDOW_MAX];
+    span reads[WINDOW_MAX * TS_MAX_SRC];
+} window;
+
+static bool uses_shared_work(const ts_node *n) {
+    size_t shared, per_thread;
+    ts_cpu_work_size(n, &shared, &per_thread);
+    return shared > 0;
+}
+
+/* Whether n may start while the window's nodes are still running on other
+ * threads: it reads nothing they write, writes nothing they read or write,
+ * and neither it nor they use the shared work memory. */
+static bool independent(const window *w, const ts_node *n) {
+    if (w->n == WINDOW_MAX || w->shared || uses_shared_work(n)) return false;
+    const span out = span_of(&n->t);
+    for (int k = 0; k < w->n; k++)
+        if (overlap(out, w->writes[k])) return false;
+    for (int k = 0; k < w->n_reads; k++)
+        if (overlap(out, w->reads[k])) return false;
+    for (int s = 0; s < TS_MAX_SRC; s++) {
+        if (!n->src[s]) continue;
+        const span in = span_of(&n->src[s]->t);
+        for (int k = 0; k < w->n; k++)
+            if (overlap(in, w->writes[k])) return false;
+    }
+    return true;
+}
+
+static void window_add(window *w, const ts_node *n) {
+    w->shared = w->shared || uses_shared_work(n);
+    w->writes[w->n++] = span_of(&n->t);
+    for (int s = 0; s < TS_MAX_SRC; s++)
+        if (n->src[s]) w->reads[w->n_reads++] = span_of(&n->src[s]->t);
+}
+
+/* ctx->sync for g: a barrier after a computing node unless the next one is
+ * independent of every node since the last barrier (a layer's Q, K and V
+ * products; its two cache writes; gate and up). Which threads compute which rows
+ * does not change, so neither does any result. */
+static ts_status plan_barriers(cpu_ctx *ctx, const ts_graph *g) {
+    const int32_t n_nodes = ts_graph_n_nodes(g);
+    if (n_nodes > ctx->sync_cap) {
+        bool *p = realloc(ctx->sync, (size_t)n_nodes * sizeof *p);
+        if (!p) return ts_error(TS_ERR_NOMEM, "cpu backend: out of memory");
+        ctx->sync = p;
+        ctx->sync_cap = n_nodes;
+    }
+    window w = {0};
+    int32_t prev = -1;
+    for (int32_t i = 0; i < n_nodes; i++) {
+        const ts_node *n = ts_graph_node(g, i);
+        ctx->sync[i] = false;
+        if (!computes(n)) continue;
+        if (prev >= 0 && !independent(&w, n)) {
+            ctx->sync[prev] = true;
+            w = (window){0};
+        }
+        window_add(&w, n);
+        prev = i;
+    }
+    if (prev >= 0) ctx->sync[prev] = true;
+    return TS_OK;
+}
+
 /* ============================================================ graph loop */
 
 typedef struct graph_run {
@@ -179,6 +269,7 @@ static void graph_loop(int ith, int nth, void *arg) {
         if (!computes(n)) continue;
         ts_cpu_work_size(n, &c.work_shared, &c.work_thread);
         kernels[n->op](&c, n);
+        if (!ctx->sync[i]) continue;
         if (ith == 0 && i < run->last && run->abort && run->abort(run->user))
             atomic_store_explicit(&run->stop_after, i, memory_order_relaxed);
         ts_threadpool_barrier(c.pool); /* orders stop_after too */
@@ -191,6 +282,7 @@ static ts_status cpu_graph_compute(ts_backend *be, const ts_graph *g, ts_abort_f
     cpu_ctx *ctx = be->ctx;
     const int nth = ts_threadpool_n_threads(ctx->pool);
     ts_status st = prepare(ctx, g, nth);
+    if (st == TS_OK) st = plan_barriers(ctx, g);
     if (st != TS_OK) return st;
     if (abort && abort(user))
         return ts_error(TS_ERR_ABORTED, "cpu backend: graph aborted before its first node");
@@ -238,6 +330,7 @@ static void cpu_free(ts_backend *be) {
     ts_threadpool_free(ctx->pool);
     ts_cpu_repacked_free(ctx->repacked, ctx->repacked_cap);
     free(ctx->work);
+    free(ctx->sync);
     free(ctx);
     free(be);
 }
