@@ -266,6 +266,15 @@ void ts_cpu_repacked_free(cpu_repacked *tab, size_t cap);
 
 /* ------------------------------------------------------------- kernels */
 
+/* Which nodes of g (bound to memory) end at a barrier (cpu.c): sync[i]
+ * for every computing node unless the next one is independent of every
+ * node since the last barrier (a layer's Q, K and V products; its two cache
+ * writes; gate and up): it reads none of their outputs, overwrites none of
+ * their inputs or outputs, and neither it nor they use the shared work
+ * memory. Which threads compute which rows does not change, so neither
+ * does any result. sync has ts_graph_n_nodes(g) entries. */
+void ts_cpu_plan_barriers(const ts_graph *g, bool *sync);
+
 /* Work bytes a node needs: *shared once, *per_thread for each thread. */
 void ts_cpu_work_size(const ts_node *n, size_t *shared, size_t *per_thread);
 

@@ -208,10 +208,24 @@ static void window_add(window *w, const ts_node *n) {
         if (n->src[s]) w->reads[w->n_reads++] = span_of(&n->src[s]->t);
 }
 
-/* ctx->sync for g: a barrier after a computing node unless the next one is
- * independent of every node since the last barrier (a layer's Q, K and V
- * products; its two cache writes; gate and up). Which threads compute which rows
- * does not change, so neither does any result. */
+void ts_cpu_plan_barriers(const ts_graph *g, bool *sync) {
+    window w = {0};
+    int32_t prev = -1;
+    for (int32_t i = 0; i < ts_graph_n_nodes(g); i++) {
+        const ts_node *n = ts_graph_node(g, i);
+        sync[i] = false;
+        if (!computes(n)) continue;
+        if (prev >= 0 && !independent(&w, n)) {
+            sync[prev] = true;
+            w = (window){0};
+        }
+        window_add(&w, n);
+        prev = i;
+    }
+    if (prev >= 0) sync[prev] = true;
+}
+
+/* ctx->sync for g. */
 static ts_status plan_barriers(cpu_ctx *ctx, const ts_graph *g) {
     const int32_t n_nodes = ts_graph_n_nodes(g);
     if (n_nodes > ctx->sync_cap) {
@@ -220,20 +234,7 @@ static ts_status plan_barriers(cpu_ctx *ctx, const ts_graph *g) {
         ctx->sync = p;
         ctx->sync_cap = n_nodes;
     }
-    window w = {0};
-    int32_t prev = -1;
-    for (int32_t i = 0; i < n_nodes; i++) {
-        const ts_node *n = ts_graph_node(g, i);
-        ctx->sync[i] = false;
-        if (!computes(n)) continue;
-        if (prev >= 0 && !independent(&w, n)) {
-            ctx->sync[prev] = true;
-            w = (window){0};
-        }
-        window_add(&w, n);
-        prev = i;
-    }
-    if (prev >= 0) ctx->sync[prev] = true;
+    ts_cpu_plan_barriers(g, ctx->sync);
     return TS_OK;
 }
 
