@@ -24,12 +24,25 @@
  * type av_mask, av_load (W floats), av_max(mx, s) = mx > s ? mx : s (the
  * reference softmax's max, NaNs included), av_div, av_valid (the lanes
  * whose length exceeds t), av_select, av_exp (ts_expf's operations),
- * av_round_f16 (to F16 and back, round to nearest even) and av_rows (K or
- * V rows as floats).
+ * av_round_f16 (to F16 and back, round to nearest even) and av_f16_row (k
+ * halves to floats).
  *
  * Legend: W = lanes (queries per block), k = head dim, t = list entry,
  * i = dim, l = partial.
  */
+
+/* Rows cells[0..n) of a cache (from base, stride rs) as floats: (n, k). */
+static void av_rows(const cpu_attend_args *a, const uint8_t *base, const int32_t *cells, int64_t n,
+                    float *out) {
+    const int64_t k = a->dim;
+    for (int64_t t = 0; t < n; t++) {
+        const uint8_t *row = base + (size_t)cells[t] * a->rs;
+        if (a->half)
+            av_f16_row((const uint16_t *)(const void *)row, out + t * k, k);
+        else
+            memcpy(out + t * k, row, (size_t)k * sizeof(float));
+    }
+}
 
 /* Partial l of the score: 0 + Σ q[i]·k[i] over i ≡ l (mod 32), i in order. */
 static inline rp_vf av_partial(const float *qt, const float *kr, int64_t k, int l) {

@@ -6,7 +6,8 @@
  * rp_zero_i, rp_cvt, rp_add_i, rp_store, rp_prefetch with RP_AHEAD_BYTES,
  * and MAX_TOK; and, defined after the include, quantize_block_q8 (one
  * block of 32 values to Q8 quants, their sum, and the scale d): the float
- * gemm, the repacked-gemm skeleton and the Q8_0/Q8_1 converters.
+ * gemm, the repacked-gemm skeleton, the Q8_0/Q8_1 converters and the
+ * path table.
  */
 
 /* One output row per (token, weight row): the float dot of each. */
@@ -85,3 +86,31 @@ static void quantize_q8_1(const float *x, void *vy, int64_t n) {
         y[b].s = ts_fp32_to_fp16((float)sum * d);
     }
 }
+
+/* A path's table (struct cpu_path) from the kernels above and the ISA
+ * file's; `extra`: more designated initializers, or nothing. Expanded by
+ * each ISA file at its end, once everything it names is defined. */
+// clang-format off
+#define CPU_SIMD_PATH(path_name, missing_fn, extra)                                                \
+    {                                                                                              \
+        .name = path_name, .missing = missing_fn,                                                  \
+        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16, [TS_TYPE_BF16] = gemm_bf16},  \
+        .gemm_rp = {[TS_TYPE_Q4_0] = gemm_rp_q4_0,                                                 \
+                    [TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
+                    [TS_TYPE_Q5_0] = gemm_rp_q5_0,                                                 \
+                    [TS_TYPE_Q5_1] = gemm_rp_q5_1,                                                 \
+                    [TS_TYPE_Q8_0] = gemm_rp_q8_0,                                                 \
+                    [TS_TYPE_IQ4_NL] = gemm_rp_iq4_nl,                                             \
+                    [TS_TYPE_Q2_K] = gemm_rp_q2_K,                                                 \
+                    [TS_TYPE_Q3_K] = gemm_rp_q3_K,                                                 \
+                    [TS_TYPE_Q4_K] = gemm_rp_q4_K,                                                 \
+                    [TS_TYPE_Q5_K] = gemm_rp_q5_K,                                                 \
+                    [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                                \
+        .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0,                                               \
+                     [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
+                     [TS_TYPE_Q8_K] = quantize_q8_K},                                              \
+        .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
+        .softmax = softmax, .silu_mul = silu_mul, .attend = attend, .attend_q = RP_LANES,          \
+        extra                                                                                      \
+    }
+// clang-format on

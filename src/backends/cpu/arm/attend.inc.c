@@ -21,22 +21,11 @@ static inline rp_vf av_select(av_mask m, rp_vf yes, rp_vf no) { return vbslq_f32
 static inline rp_vf av_exp(rp_vf x) { return exp4(x); }
 static inline rp_vf av_round_f16(rp_vf x) { return vcvt_f32_f16(vcvt_f16_f32(x)); }
 
-/* Rows cells[0..n) of a cache (from base, stride rs) as floats: (n, k). */
-static void av_rows(const cpu_attend_args *a, const uint8_t *base, const int32_t *cells, int64_t n,
-                    float *out) {
-    const int64_t k = a->dim;
-    for (int64_t t = 0; t < n; t++) {
-        const uint8_t *row = base + (size_t)cells[t] * a->rs;
-        float *o = out + t * k;
-        if (!a->half) {
-            memcpy(o, row, (size_t)k * sizeof(float));
-            continue;
-        }
-        const uint16_t *h = (const uint16_t *)(const void *)row;
-        int64_t i = 0;
-        for (; i + 4 <= k; i += 4) vst1q_f32(o + i, load4_f16(h + i));
-        for (; i < k; i++) o[i] = cpu_f16(h[i]);
-    }
+/* k halves to floats. */
+static inline void av_f16_row(const uint16_t *h, float *o, int64_t k) {
+    int64_t i = 0;
+    for (; i + 4 <= k; i += 4) vst1q_f32(o + i, load4_f16(h + i));
+    for (; i < k; i++) o[i] = cpu_f16(h[i]);
 }
 
 #include "backends/cpu/attend-common.inc.c"

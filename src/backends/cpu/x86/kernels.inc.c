@@ -664,25 +664,4 @@ void ts_cpu_attend_avx2(const cpu_attend_args *a) { attend(a); }
 #define X86_ATTEND_NARROW
 #endif
 
-#define X86_PATH(path_name, missing_fn)                                                            \
-    {                                                                                              \
-        .name = path_name, .missing = missing_fn,                                                  \
-        .gemm = {[TS_TYPE_F32] = gemm_f32, [TS_TYPE_F16] = gemm_f16, [TS_TYPE_BF16] = gemm_bf16},  \
-        .gemm_rp = {[TS_TYPE_Q4_0] = gemm_rp_q4_0,                                                 \
-                    [TS_TYPE_Q4_1] = gemm_rp_q4_1,                                                 \
-                    [TS_TYPE_Q5_0] = gemm_rp_q5_0,                                                 \
-                    [TS_TYPE_Q5_1] = gemm_rp_q5_1,                                                 \
-                    [TS_TYPE_Q8_0] = gemm_rp_q8_0,                                                 \
-                    [TS_TYPE_IQ4_NL] = gemm_rp_iq4_nl,                                             \
-                    [TS_TYPE_Q2_K] = gemm_rp_q2_K,                                                 \
-                    [TS_TYPE_Q3_K] = gemm_rp_q3_K,                                                 \
-                    [TS_TYPE_Q4_K] = gemm_rp_q4_K,                                                 \
-                    [TS_TYPE_Q5_K] = gemm_rp_q5_K,                                                 \
-                    [TS_TYPE_Q6_K] = gemm_rp_q6_K},                                                \
-        .quantize = {[TS_TYPE_Q8_0] = quantize_q8_0,                                               \
-                     [TS_TYPE_Q8_1] = quantize_q8_1,                                               \
-                     [TS_TYPE_Q8_K] = quantize_q8_K},                                              \
-        .dot_f16 = dot_f16, .dot_f32 = dot_f32, .mad_f16 = mad_f16, .mad_f32 = mad_f32,            \
-        .softmax = softmax, .silu_mul = silu_mul, .attend = attend, .attend_q = RP_LANES,          \
-        X86_ATTEND_NARROW                                                                          \
-    }
+#define X86_PATH(path_name, missing_fn) CPU_SIMD_PATH(path_name, missing_fn, X86_ATTEND_NARROW)
